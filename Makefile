@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: MIT
+#
+# One GNU Makefile for the whole tree, no configure step.
+#   make            build every binary into bin/
+#   make check      install what is missing, build, run every test
+#   make demo       install, build, start the pipeline before a sample API
+#   make asan       build the unit tests with ASan + UBSan
+#   make format / format-check / bench / clean / install
+
+PREFIX	?= /usr/local
+DESTDIR	?=
+CC	?= cc
+
+WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wformat=2 -Wvla -Wimplicit-fallthrough
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=c17 $(WARN) -D_GNU_SOURCE -Ilib -MMD -MP
+LDLIBS	 = -lhttp_parser -lssl -lcrypto -lyaml -ljansson -lzstd -lcurl -lm
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined
+
+BINS	 = gw-proxy
+PROGS	 = $(BINS:%=bin/%) bin/sample-api
+
+LIB_SRC	 = $(wildcard lib/*.c)
+LIB_OBJ	 = $(LIB_SRC:%.c=build/%.o)
+LIB_AOBJ = $(LIB_SRC:%.c=build/asan/%.o)
+
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT	 = $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+UNIT_ASAN = $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
+
+FORMAT_SRC = $(wildcard lib/*.[ch] gw-*/*.[ch] tests/unit/*.[ch] \
+	     tests/sample-api/*.[ch])
+
+all: $(PROGS)
+
+build/libgw.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+build/asan/libgw.a: $(LIB_AOBJ)
+	$(AR) rcs $@ $^
+
+build/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+build/asan/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
+
+# Each binary is every .c in its folder plus libgw.
+define bin_rule
+bin/$(1): $$(patsubst %.c,build/%.o,$$(wildcard $(1)/*.c)) build/libgw.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach b,$(BINS),$(eval $(call bin_rule,$(b))))
+
+bin/sample-api: $(patsubst %.c,build/%.o,$(wildcard tests/sample-api/*.c)) \
+	    build/libgw.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/tests/%: build/tests/unit/%.o build/libgw.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/asan/tests/%: build/asan/tests/unit/%.o build/asan/libgw.a
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+unit: $(UNIT)
+asan: $(UNIT_ASAN)
+
+deps:
+	@scripts/install-deps
+
+check: deps
+	@$(MAKE) --no-print-directory all unit asan
+	@tests/run
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo
+
+bench: deps all
+	@scripts/bench-proxy
+
+format:
+	clang-format -i $(FORMAT_SRC)
+
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_SRC)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BINS:%=bin/%) $(DESTDIR)$(PREFIX)/bin
+
+clean:
+	rm -rf build bin
+
+.PHONY: all unit asan deps check demo bench format format-check install clean
+.PRECIOUS: build/%.o build/asan/%.o
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gw-proxy's one private header: the configuration, listeners, client and
+ * upstream connections, and the functions the proxy's files share.
+ *
+ * Reading order: main.c (flags, setup, loop), config.c (options and
+ * reload), listen.c (accepting), client.c (the request side of an
+ * exchange), upstream.c (the response side and the connection pool),
+ * http.c (header checks and rewriting), tls.c (OpenSSL), emit.c (events).
+ */
+#ifndef GW_PROXY_H
+#define GW_PROXY_H
+
+#include <http_parser.h>
+#include <openssl/ssl.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "buf.h"
+#include "event.h"
+#include "loop.h"
+#include "ndjson.h"
+#include "error.h"
+#include "opts.h"
+#include "sock.h"
+
+#define PROXY_NAME        "gw-proxy"
+#define PROXY_MAX_HEADERS 100
+#define PROXY_IO_CHUNK    (16 * 1024)
+/* Output queued for a peer before reading from the other side pauses. */
+#define PROXY_HIGH_WATER (64 * 1024)
+
+/* An upstream origin: where requests for a route go, with its pool. */
+struct upstream {
+	char *url;    /* as configured */
+	char *scheme; /* "http" or "https" */
+	char *host;   /* host name or address */
+	char *port;
+	char *hostport; /* "host:port" for logs */
+	char *prefix;   /* path prefix, "" for none */
+	int tls;
+	struct gw_addr addr;
+	SSL_CTX *ssl_ctx; /* https upstreams */
+	int down_logged;  /* said once that it is down */
+	unsigned n_idle;
+	TAILQ_HEAD(, upconn) idle; /* pooled keep-alive connections */
+	TAILQ_ENTRY(upstream) entry;
+};
+
+struct route {
+	char *host; /* lower case, no port */
+	struct upstream *up;
+};
+
+struct tls_cert {
+	char *cert_file;
+	char *key_file;
+	SSL_CTX *ctx;
+};
+
+/* The option values, as main.c's option table fills them. */
+struct proxy_opts {
+	struct gw_strlist listen;
+	char *upstream;
+	struct gw_strlist route;
+	struct gw_strlist tls_cert;
+	struct gw_strlist tls_key;
+	char *upstream_ca;
+	int upstream_insecure;
+	char *events;
+	int full_capture;
+	uint64_t body_limit; /* capture cap */
+	struct gw_strlist redact_header;
+	int no_redact;
+	uint64_t max_body_size;
+	uint64_t max_header_size;
+	uint64_t max_line_size;
+	uint64_t header_timeout; /* ms */
+	uint64_t idle_timeout;
+	uint64_t client_timeout;
+	uint64_t connect_timeout;
+	uint64_t upstream_timeout;
+	uint64_t drain_timeout;
+	uint64_t stats_interval;
+	uint64_t event_queue; /* bytes */
+	long long max_idle_upstream;
+	char *log_level;
+	char *log_format;
+	char *config;
+	int help, version;
+};
+
+/* A loaded configuration: options checked and resolved.  Refcounted. */
+struct pconf {
+	int refs;
+	struct proxy_opts o;
+	struct upstream *dflt; /* --upstream */
+	struct route *routes;
+	size_t n_routes;
+	struct tls_cert *certs;
+	size_t n_certs;
+	const char **redact_names;
+	struct gw_redact redact;
+};
+
+struct listener {
+	char *spec; /* as configured */
+	struct gw_addr addr;
+	int tls;
+	int fd;
+	struct gw_io io;
+	int keep; /* reload bookkeeping */
+	TAILQ_ENTRY(listener) entry;
+};
+
+/* A byte stream: a socket, with or without TLS. */
+struct pio {
+	int fd;
+	SSL *ssl;
+	struct gw_io io;
+	int want;    /* GW_READ|GW_WRITE wanted by us */
+	int hs_done; /* TLS handshake finished */
+	int eof;
+};
+
+enum body_mode {
+	BODY_NONE,   /* no body */
+	BODY_LENGTH, /* Content-Length */
+	BODY_CHUNKED,
+	BODY_CLOSE, /* read until close (responses only) */
+};
+
+/* One request/response exchange on a client connection. */
+struct exch {
+	uint64_t start_ns; /* wall clock, first byte */
+	uint64_t start_mono;
+	uint64_t req_last_ns;
+	uint64_t res_first_ns, res_last_ns;
+	uint64_t sent_mono; /* request head sent upstream */
+
+	struct gw_buf head; /* request header block copy */
+	struct gw_hdr hdrs[PROXY_MAX_HEADERS];
+	size_t n_hdrs;
+	struct gw_str method, target, path, query, host;
+	struct gw_str user_agent;
+	struct gw_str replay_of;
+	int http_minor;
+	int keep_alive; /* client asked for keep-alive */
+	int expect_continue;
+	int head_req; /* HEAD */
+	enum body_mode req_mode;
+	uint64_t req_len;  /* declared Content-Length */
+	uint64_t req_body; /* body bytes received */
+	int req_done;      /* whole request read */
+	int req_sent;      /* whole request queued upstream */
+
+	struct route *route;
+	struct upstream *up;
+	struct upconn *uc;
+	int reused;
+	int retried;
+	uint64_t connect_ns;
+
+	struct gw_buf rhead; /* response header block copy */
+	struct gw_hdr rhdrs[PROXY_MAX_HEADERS];
+	size_t n_rhdrs;
+	int status;
+	uint64_t response_ns;
+	enum body_mode res_mode; /* towards the client */
+	uint64_t res_body;
+	int res_started; /* head queued to the client */
+	int res_done;    /* whole response queued */
+
+	struct gw_buf req_cap, res_cap;
+	int req_cap_trunc, res_cap_trunc;
+
+	const char *err_code;
+	char err_msg[160];
+	int emitted; /* its event is out */
+	/* Parser scratch: the header being collected. */
+	int in_value;
+};
+
+enum client_state {
+	CS_HANDSHAKE, /* TLS handshake */
+	CS_IDLE,      /* keep-alive, waiting for a request */
+	CS_HEAD,      /* reading a request head */
+	CS_ACTIVE,    /* exchange in progress */
+	CS_CLOSING,   /* flushing, then close */
+	CS_DEAD,      /* closed; freed before the next wait */
+};
+
+struct client {
+	struct pio pio;
+	struct listener *lis;
+	struct pconf *conf; /* reference for this exchange */
+	struct gw_conn_info ci;
+	char sni[256];
+	char host[256]; /* last Host, for events */
+	enum client_state state;
+	struct gw_buf in;
+	struct gw_buf out;
+	size_t scan; /* head search resume point */
+	http_parser parser;
+	struct exch *x;
+	struct gw_timer timer;
+	int timer_kind;
+	int close_after; /* close once out is flushed */
+	int paused;      /* not reading: backpressure */
+	unsigned n_exchanges;
+	TAILQ_ENTRY(client) entry;
+};
+
+struct upconn {
+	struct pio pio;
+	struct upstream *up;
+	struct client *c; /* NULL when pooled */
+	struct gw_buf in;
+	struct gw_buf out;
+	http_parser parser;
+	struct gw_timer timer;
+	int connecting;
+	int got_bytes; /* any response byte */
+	int head_done;
+	int done; /* response complete */
+	int in_hv;
+	int paused;      /* client queue full */
+	int dead;        /* closed, awaiting reap */
+	int pooled;      /* in up->idle */
+	int reused_conn; /* served an exchange before */
+	int timer_kind;
+	size_t scan;            /* head search resume point */
+	uint64_t connect_start; /* monotonic ns */
+	TAILQ_ENTRY(upconn) entry;
+};
+
+/* Process-wide state, one instance in main.c. */
+struct proxy {
+	struct gw_loop *loop;
+	struct pconf *conf;
+	TAILQ_HEAD(, listener) listeners;
+	TAILQ_HEAD(, client) clients;
+	TAILQ_HEAD(, upstream) upstreams;
+	/* Closed objects, freed from the before-wait hook so that no
+	 * caller up the stack is left holding a freed pointer. */
+	TAILQ_HEAD(, client) dead_clients;
+	TAILQ_HEAD(, upconn) dead_upconns;
+	unsigned n_clients;
+	int draining;
+	struct gw_timer drain_timer;
+	struct gw_timer stats_timer;
+	struct gw_out ev;
+	int ev_fd;
+	struct gw_io ev_io;
+	int ev_nonblock;
+	uint64_t ev_dropped_said;
+	struct gw_buf scratch; /* event building, hot path */
+	/* counters for the stats line */
+	uint64_t n_requests, n_errors, n_accepted;
+	char via[64];
+};
+
+extern struct proxy P;
+
+/* config.c */
+extern const struct gw_opt proxy_optab[];
+struct pconf *conf_load(
+    int argc, char **argv, int *optind_out, struct gw_error *, int *usage);
+struct pconf *conf_ref(struct pconf *);
+void conf_unref(struct pconf *);
+struct upstream *conf_route(struct pconf *, const char *host, size_t len);
+
+/* listen.c */
+int listen_apply(struct pconf *, const char *source, struct gw_error *);
+void listen_close_all(const char *source);
+
+/* client.c */
+void client_accept(struct listener *, int fd, const struct gw_addr *peer);
+void client_upstream_failed(
+    struct client *, const char *code, int status, const char *msg);
+void client_response_head(struct client *);
+int client_response_body(struct client *, const char *, size_t);
+void client_response_done(struct client *);
+void client_drain_idle(void);
+void client_close(struct client *);
+void client_kick(struct client *);
+void client_upstream_drained(struct client *);
+int client_retry(struct client *);
+void client_reap(void);
+
+/* upstream.c */
+struct upstream *
+upstream_get(const char *url, struct pconf *, struct gw_error *);
+struct upconn *upconn_acquire(struct upstream *, struct client *, int *reused);
+void upconn_send(struct upconn *);
+void upconn_release(struct upconn *, int reusable);
+void upconn_abort(struct upconn *);
+void upconn_resume(struct upconn *);
+void upstream_free_all(void);
+void upconn_reap(void);
+void up_logged_back(struct upstream *);
+
+/* http.c */
+int http_find_head_end(const char *, size_t, size_t *scan, size_t *end);
+int http_lines_strict(const char *, size_t);
+int http_token_ok(const char *, size_t);
+int http_value_ok(const char *, size_t);
+int http_hop_by_hop(const char *, size_t, const struct gw_str *conn);
+int http_str_ieq(const char *, size_t, const char *);
+const struct gw_hdr *http_hdr_get(const struct gw_hdr *, size_t, const char *);
+const char *http_reason(int status);
+int http_has_token(const struct gw_str *, const char *);
+int http_write_error(
+    struct gw_buf *, int status, const char *code, const char *msg, int close);
+
+/* tls.c */
+int tls_server_init(struct pconf *, struct gw_error *);
+SSL_CTX *tls_client_ctx(const char *ca_file, int insecure, struct gw_error *);
+void tls_conf_free(struct pconf *);
+ssize_t pio_read(struct pio *, void *, size_t);
+ssize_t pio_write(struct pio *, const void *, size_t);
+int pio_handshake(struct pio *);
+void pio_close(struct pio *);
+const char *pio_tls_version(const struct pio *);
+const char *pio_tls_cipher(const struct pio *);
+
+/* emit.c */
+int emit_open(const char *path);
+void emit_exchange(struct client *);
+void emit_conn_closed(struct client *);
+void emit_audit(const char *type, const char *source, const char *object_json);
+void emit_flush(int block);
+void emit_stats(void);
+
+#endif

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: MIT
+/*
+ * HTTP/1 helpers for gw-proxy: finding the end of a header section,
+ * the RFC 9112 checks that http_parser leaves lenient (bare LF line ends,
+ * obs-fold, field-name and field-value characters), hop-by-hop headers,
+ * reason phrases and the JSON error responses gw answers with itself.
+ */
+#include <string.h>
+
+#include "gw-proxy.h"
+#include "json.h"
+
+/*
+ * Searches data[*scan, n) for the blank line ending a header section.
+ * On success stores the offset just past it in <end> and returns 1;
+ * returns 0 when more bytes are needed, remembering where to resume.
+ * Only CRLF CRLF ends a head: bare LF is refused later, by
+ * http_lines_strict(), once the head is complete or too long.
+ */
+int
+http_find_head_end(const char *data, size_t n, size_t *scan, size_t *end)
+{
+	size_t i = *scan > 3 ? *scan - 3 : 0;
+	const char *p;
+
+	while (i < n) {
+		p = memchr(data + i, '\n', n - i);
+		if (p == NULL)
+			break;
+		i = (size_t)(p - data);
+		if (i >= 3 && p[-1] == '\r' && p[-2] == '\n' && p[-3] == '\r') {
+			*end = i + 1;
+			return 1;
+		}
+		/* "\n\n" ends a head too, to be refused as bare LF. */
+		if (i >= 1 && p[-1] == '\n') {
+			*end = i + 1;
+			return 1;
+		}
+		i++;
+	}
+	*scan = n;
+	return 0;
+}
+
+/*
+ * Returns 0 if every line of the head ends in CRLF, no CR stands alone and
+ * no line starts with whitespace (obs-fold, RFC 9112 §5.2), else -1.
+ */
+int
+http_lines_strict(const char *h, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (h[i] == '\n') {
+			if (i == 0 || h[i - 1] != '\r')
+				return -1;
+			if (i + 1 < n && (h[i + 1] == ' ' || h[i + 1] == '\t'))
+				return -1;
+		} else if (h[i] == '\r') {
+			if (i + 1 >= n || h[i + 1] != '\n')
+				return -1;
+		} else if (h[i] == '\0')
+			return -1;
+	}
+	/* The request line itself must not start with whitespace. */
+	if (n > 0 && (h[0] == ' ' || h[0] == '\t'))
+		return -1;
+	return 0;
+}
+
+/* tchar of RFC 9110 §5.6.2. */
+static const unsigned char tchar[256] = {
+	['!'] = 1,
+	['#'] = 1,
+	['$'] = 1,
+	['%'] = 1,
+	['&'] = 1,
+	['\''] = 1,
+	['*'] = 1,
+	['+'] = 1,
+	['-'] = 1,
+	['.'] = 1,
+	['^'] = 1,
+	['_'] = 1,
+	['`'] = 1,
+	['|'] = 1,
+	['~'] = 1,
+	['0'] = 1,
+	['1'] = 1,
+	['2'] = 1,
+	['3'] = 1,
+	['4'] = 1,
+	['5'] = 1,
+	['6'] = 1,
+	['7'] = 1,
+	['8'] = 1,
+	['9'] = 1,
+	['A'] = 1,
+	['B'] = 1,
+	['C'] = 1,
+	['D'] = 1,
+	['E'] = 1,
+	['F'] = 1,
+	['G'] = 1,
+	['H'] = 1,
+	['I'] = 1,
+	['J'] = 1,
+	['K'] = 1,
+	['L'] = 1,
+	['M'] = 1,
+	['N'] = 1,
+	['O'] = 1,
+	['P'] = 1,
+	['Q'] = 1,
+	['R'] = 1,
+	['S'] = 1,
+	['T'] = 1,
+	['U'] = 1,
+	['V'] = 1,
+	['W'] = 1,
+	['X'] = 1,
+	['Y'] = 1,
+	['Z'] = 1,
+	['a'] = 1,
+	['b'] = 1,
+	['c'] = 1,
+	['d'] = 1,
+	['e'] = 1,
+	['f'] = 1,
+	['g'] = 1,
+	['h'] = 1,
+	['i'] = 1,
+	['j'] = 1,
+	['k'] = 1,
+	['l'] = 1,
+	['m'] = 1,
+	['n'] = 1,
+	['o'] = 1,
+	['p'] = 1,
+	['q'] = 1,
+	['r'] = 1,
+	['s'] = 1,
+	['t'] = 1,
+	['u'] = 1,
+	['v'] = 1,
+	['w'] = 1,
+	['x'] = 1,
+	['y'] = 1,
+	['z'] = 1,
+};
+
+/* Returns 1 if s is a non-empty token (a valid field name or method). */
+int
+http_token_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!tchar[(unsigned char)s[i]])
+			return 0;
+	return 1;
+}
+
+/* Returns 1 if s holds only field-vchar, SP and HTAB (no CTL, no DEL). */
+int
+http_value_ok(const char *s, size_t n)
+{
+	size_t i;
+	unsigned char c;
+
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* Case-insensitive comparison of s (n bytes) with the C string lit. */
+int
+http_str_ieq(const char *s, size_t n, const char *lit)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (lit[i] == '\0')
+			return 0;
+		if ((s[i] | 0x20) != (lit[i] | 0x20))
+			return 0;
+	}
+	return lit[n] == '\0';
+}
+
+/*
+ * Returns 1 if the comma-separated list <v> holds <tok> (case-insensitive,
+ * surrounding whitespace ignored), as Connection and Transfer-Encoding
+ * values are read.
+ */
+int
+http_has_token(const struct gw_str *v, const char *tok)
+{
+	const char *p = v->p, *e = v->p + v->n, *s, *t;
+
+	while (p < e) {
+		while (p < e && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		s = p;
+		while (p < e && *p != ',')
+			p++;
+		t = p;
+		while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
+			t--;
+		if (t > s && http_str_ieq(s, (size_t)(t - s), tok))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Returns 1 if the header <name> is hop-by-hop (RFC 9110 §7.6.1) or named
+ * in the message's Connection header <conn> (may be NULL), so a proxy must
+ * not forward it.  Transfer-Encoding and Content-Length are hop-by-hop for
+ * gw: it frames each side itself.
+ */
+int
+http_hop_by_hop(const char *name, size_t n, const struct gw_str *conn)
+{
+	static const char *const hop[] = { "connection", "keep-alive",
+		"proxy-connection", "te", "trailer", "transfer-encoding",
+		"upgrade", "content-length", "expect", "http2-settings" };
+	size_t i;
+
+	for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+		if (http_str_ieq(name, n, hop[i]))
+			return 1;
+	if (conn != NULL && conn->n > 0) {
+		char tmp[64];
+
+		if (n >= sizeof(tmp))
+			return 0;
+		memcpy(tmp, name, n);
+		tmp[n] = '\0';
+		return http_has_token(conn, tmp);
+	}
+	return 0;
+}
+
+/* Returns the first header called <name> (case-insensitive), or NULL. */
+const struct gw_hdr *
+http_hdr_get(const struct gw_hdr *h, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (http_str_ieq(h[i].name.p, h[i].name.n, name))
+			return &h[i];
+	return NULL;
+}
+
+/* The reason phrase gw uses for statuses it sends itself. */
+const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 408:
+		return "Request Timeout";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "Unknown";
+	}
+}
+
+/*
+ * Appends a complete response gw sends itself: a small JSON body naming
+ * the error code, so API clients get JSON as from the API behind.
+ * Returns 0, or -1 (buffer full, unchanged).
+ */
+int
+http_write_error(
+    struct gw_buf *b, int status, const char *code, const char *msg, int close)
+{
+	char body[512];
+	struct gw_buf jb;
+	size_t mark = b->len;
+	int r = 0;
+
+	/* The body is built in a bounded local buffer: msg is ours. */
+	gw_buf_init(&jb, sizeof(body));
+	r |= gw_buf_adds(&jb, "{\"error\":{\"code\":");
+	r |= gw_json_cstr(&jb, code);
+	r |= gw_buf_adds(&jb, ",\"status\":");
+	r |= gw_buf_addu(&jb, (unsigned)status);
+	r |= gw_buf_adds(&jb, ",\"message\":");
+	r |= gw_json_cstr(&jb, msg);
+	r |= gw_buf_adds(&jb, "}}\n");
+	if (r != 0) {
+		gw_buf_fini(&jb);
+		return -1;
+	}
+	r |= gw_buf_printf(b,
+	    "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+	    "Content-Length: %zu\r\nCache-Control: no-store\r\n%s\r\n",
+	    status, http_reason(status), jb.len,
+	    close ? "Connection: close\r\n" : "");
+	r |= gw_buf_add(b, gw_buf_head(&jb), jb.len);
+	gw_buf_fini(&jb);
+	if (r != 0) {
+		b->len = mark;
+		return -1;
+	}
+	return 0;
+}
