@@ -146,8 +146,8 @@ line_add_json(struct line *l, const char *s, size_t n)
 			line_adds(l, "\\ufffd");
 			k = 1;
 		} else if (k > 1 ||
-		    (u[i] >= 0x20 && u[i] != '"' && u[i] != '\\' &&
-		        u[i] != 0x7f))
+		    (u[i] >= 0x20 && u[i] < 0x7f && u[i] != '"' &&
+		        u[i] != '\\'))
 			line_add(l, s + i, k);
 		else if (u[i] == '"')
 			line_adds(l, "\\\"");
@@ -183,9 +183,8 @@ line_add_ts(struct line *l)
 	n = snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 	    tm.tm_sec, ts.tv_nsec / 1000);
-	if (n > 0)
-		line_add(l, tmp,
-		    (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+	if (n > 0 && (size_t)n < sizeof(tmp))
+		line_add(l, tmp, (size_t)n);
 }
 
 /*
@@ -239,9 +238,9 @@ gw_log(enum gw_log_level level, const char *fmt, ...)
 
 	if (level < log_level)
 		return;
-	name = (unsigned)level < sizeof(log_names) / sizeof(log_names[0])
-	    ? log_names[level]
-	    : "error";
+	name = "error";
+	if ((unsigned)level < sizeof(log_names) / sizeof(log_names[0]))
+		name = log_names[level];
 	va_start(ap, fmt);
 	len = msg_format(msg, fmt, ap);
 	va_end(ap);

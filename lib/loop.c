@@ -394,6 +394,7 @@ static void
 sig_read(struct gw_loop *loop, struct gw_io *io, int events)
 {
 	struct signalfd_siginfo si[8];
+	struct loop_sig *h;
 	ssize_t n;
 	size_t i;
 	int signo;
@@ -407,10 +408,11 @@ sig_read(struct gw_loop *loop, struct gw_io *io, int events)
 			return;
 		for (i = 0; i < (size_t)n / sizeof(si[0]); i++) {
 			signo = (int)si[i].ssi_signo;
-			if (signo > 0 && signo < _NSIG &&
-			    loop->sig[signo].fn != NULL)
-				loop->sig[signo].fn(
-				    loop, signo, loop->sig[signo].arg);
+			if (signo <= 0 || signo >= _NSIG)
+				continue;
+			h = &loop->sig[signo];
+			if (h->fn != NULL)
+				h->fn(loop, signo, h->arg);
 		}
 		if ((size_t)n < sizeof(si))
 			return;

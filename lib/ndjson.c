@@ -122,8 +122,9 @@ gw_lines_next(struct gw_lines *l, const char **line, size_t *len)
 	for (;;) {
 		head = gw_buf_head(&l->buf);
 		if (l->skipping) {
-			nl = l->buf.len > 0 ? memchr(head, '\n', l->buf.len)
-			                    : NULL;
+			nl = NULL;
+			if (l->buf.len > 0)
+				nl = memchr(head, '\n', l->buf.len);
 			if (nl == NULL) {
 				lines_consume(l, l->buf.len);
 				if (!l->eof)
@@ -136,9 +137,9 @@ gw_lines_next(struct gw_lines *l, const char **line, size_t *len)
 			l->skipping = 0;
 			continue;
 		}
-		nl = l->buf.len > l->scan
-		    ? memchr(head + l->scan, '\n', l->buf.len - l->scan)
-		    : NULL;
+		nl = NULL;
+		if (l->buf.len > l->scan)
+			nl = memchr(head + l->scan, '\n', l->buf.len - l->scan);
 		if (nl != NULL) {
 			n = (size_t)(nl - head);
 			l->lineno++;

@@ -20,6 +20,9 @@
 
 #include "sock.h"
 
+/* Every socket we make: never blocking, never leaked into a child. */
+#define SOCK_FLAGS (SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC)
+
 /* Parses a decimal port 0-65535: digits only, no sign, no spaces. */
 static int
 port_parse(const char *s, in_port_t *port)
@@ -165,16 +168,16 @@ gw_addr_ip(const struct gw_addr *a, char *buf, size_t len)
 		return;
 	switch (a->ss.ss_family) {
 	case AF_INET:
-		if (inet_ntop(AF_INET, &sin->sin_addr, tmp, sizeof(tmp)) ==
-		    NULL)
-			break;
-		snprintf(buf, len, "%s", tmp);
+		if (inet_ntop(AF_INET, &sin->sin_addr, tmp, sizeof(tmp)))
+			snprintf(buf, len, "%s", tmp);
+		else
+			snprintf(buf, len, "?");
 		return;
 	case AF_INET6:
-		if (inet_ntop(AF_INET6, &sin6->sin6_addr, tmp, sizeof(tmp)) ==
-		    NULL)
-			break;
-		snprintf(buf, len, "%s", tmp);
+		if (inet_ntop(AF_INET6, &sin6->sin6_addr, tmp, sizeof(tmp)))
+			snprintf(buf, len, "%s", tmp);
+		else
+			snprintf(buf, len, "?");
 		return;
 	case AF_UNIX:
 		snprintf(buf, len, "unix");
@@ -234,8 +237,7 @@ gw_listen_tcp(const struct gw_addr *a, int backlog)
 {
 	int fd, on = 1;
 
-	fd = socket(
-	    a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(a->ss.ss_family, SOCK_FLAGS, 0);
 	if (fd == -1)
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
@@ -294,7 +296,7 @@ unix_remove_stale(const char *path, const struct sockaddr_un *sun)
 		errno = EEXIST;
 		return -1;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_FLAGS, 0);
 	if (fd == -1)
 		return -1;
 	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
@@ -321,7 +323,7 @@ gw_listen_unix(const char *path, int mode, int backlog)
 		return -1;
 	if (unix_remove_stale(path, &sun) == -1)
 		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_FLAGS, 0);
 	if (fd == -1)
 		return -1;
 	/*
@@ -354,8 +356,7 @@ gw_connect_tcp(const struct gw_addr *a)
 {
 	int fd, on = 1;
 
-	fd = socket(
-	    a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(a->ss.ss_family, SOCK_FLAGS, 0);
 	if (fd == -1)
 		return -1;
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1)
@@ -377,7 +378,7 @@ gw_connect_unix(const char *path)
 
 	if (unix_addr(path, &sun) == -1)
 		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_FLAGS, 0);
 	if (fd == -1)
 		return -1;
 	/* A full backlog fails with EAGAIN: Unix connects never pend. */

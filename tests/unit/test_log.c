@@ -45,10 +45,12 @@ capture_end(void)
 	dup2(cap_saved, STDERR_FILENO);
 	close(cap_saved);
 	close(cap_pipe[1]);
-	while (len < sizeof(cap_buf) - 1 &&
-	    (n = read(cap_pipe[0], cap_buf + len, sizeof(cap_buf) - 1 - len)) >
-	        0)
+	while (len < sizeof(cap_buf) - 1) {
+		n = read(cap_pipe[0], cap_buf + len, sizeof(cap_buf) - 1 - len);
+		if (n <= 0)
+			break;
 		len += (size_t)n;
+	}
 	close(cap_pipe[0]);
 	cap_buf[len] = '\0';
 	return cap_buf;

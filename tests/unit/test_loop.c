@@ -281,6 +281,7 @@ TEST(test_timer_heap)
 {
 	struct gw_loop *loop = gw_loop_new();
 	static struct stress s[500];
+	uint64_t ms;
 	size_t i;
 	int live = 0;
 
@@ -292,8 +293,8 @@ TEST(test_timer_heap)
 	for (i = 0; i < 500; i++) {
 		gw_timer_init(&s[i].t, stress_cb, &s[i]);
 		s[i].fired = 0;
-		CHECK(
-		    gw_timer_set(loop, &s[i].t, (uint64_t)(rand() % 30)) == 0);
+		ms = (uint64_t)(rand() % 30);
+		CHECK(gw_timer_set(loop, &s[i].t, ms) == 0);
 		s[i].when = s[i].t.when;
 	}
 	for (i = 0; i < 500; i += 3)

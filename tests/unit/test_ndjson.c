@@ -332,8 +332,8 @@ TEST(test_out_slow_reader)
 	gw_out_init(&o, p[1], 1 << 20);
 	for (i = 0; i < 3000; i++) {
 		b = gw_out_begin(&o);
-		CHECK(gw_buf_printf(
-		          b, "{\"seq\":%d,\"pad\":\"%040d\"}", i, i) == 0);
+		rc = gw_buf_printf(b, "{\"seq\":%d,\"pad\":\"%040d\"}", i, i);
+		CHECK(rc == 0);
 		CHECK(gw_out_end(&o, 0) == 0);
 	}
 	total = gw_out_pending(&o);
@@ -436,7 +436,9 @@ TEST(test_out_blocking)
 	gw_out_init(&o, p[1], 4 << 20);
 	for (i = 0; i < 20000; i++) {
 		size_t k;
-		int len = snprintf(
+		int len;
+
+		len = snprintf(
 		    buf, sizeof(buf), "{\"i\":%d,\"x\":\"%0100d\"}", i, i);
 
 		CHECK(gw_out_line(&o, buf, (size_t)len) == 0);
