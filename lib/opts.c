@@ -19,8 +19,8 @@
 #include "opts.h"
 #include "timeutil.h"
 
-#define USAGE_WIDTH 80	   /* columns of --help text */
-#define USAGE_MAX_LEFT 30  /* wider option columns put help below */
+#define USAGE_WIDTH    80 /* columns of --help text */
+#define USAGE_MAX_LEFT 30 /* wider option columns put help below */
 
 /* String lists. */
 
@@ -92,7 +92,8 @@ key_eq(const char *name, const char *key)
 	for (; *name && *key; name++, key++) {
 		if (*name == *key)
 			continue;
-		if ((*name == '-' || *name == '_') && (*key == '-' || *key == '_'))
+		if ((*name == '-' || *name == '_') &&
+		    (*key == '-' || *key == '_'))
 			continue;
 		return 0;
 	}
@@ -135,8 +136,8 @@ find_key(const struct gw_opt *tab, const char *key)
  * another file).  Returns -1 for the caller to pass on.
  */
 static int
-fail_at(struct gw_error *err, const char *file, int line, int col,
-    const char *what)
+fail_at(
+    struct gw_error *err, const char *file, int line, int col, const char *what)
 {
 	int saved_errno = errno;
 
@@ -159,8 +160,8 @@ clear_error(struct gw_error *err)
 
 /* Calls a caller's hook; a failure with errno left at 0 becomes EINVAL. */
 static int
-call_custom(const struct gw_opt *o, void *conf, const char *value,
-    struct gw_error *err)
+call_custom(
+    const struct gw_opt *o, void *conf, const char *value, struct gw_error *err)
 {
 	clear_error(err);
 	errno = 0;
@@ -184,8 +185,7 @@ call_node(const struct gw_opt *o, void *conf, const struct gw_node *n,
 	return -1;
 }
 
-static int
-invalid(struct gw_error *err, const char *fmt, ...)
+static int invalid(struct gw_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* A message without position, for the caller to place; errno EINVAL. */
@@ -283,8 +283,8 @@ format_bound(const struct gw_opt *o, long long b, char *buf, size_t len)
 
 /* Checks <v> (signed for INT, unsigned otherwise) against the bounds. */
 static int
-check_bounds(const struct gw_opt *o, const char *s, long long sv,
-    uint64_t uv, struct gw_error *err)
+check_bounds(const struct gw_opt *o, const char *s, long long sv, uint64_t uv,
+    struct gw_error *err)
 {
 	char b[64];
 	int low, high;
@@ -315,8 +315,8 @@ check_bounds(const struct gw_opt *o, const char *s, long long sv,
  * or -1 with a message in <err> that the caller places.
  */
 static int
-set_scalar(const struct gw_opt *o, void *conf, const char *s,
-    struct gw_error *err)
+set_scalar(
+    const struct gw_opt *o, void *conf, const char *s, struct gw_error *err)
 {
 	struct gw_node n;
 	long long ll;
@@ -431,11 +431,11 @@ gw_opts_free(const struct gw_opt *tab, void *conf)
 struct argv_pass {
 	const struct gw_opt *tab;
 	void *conf;
-	int apply;		/* second pass: store values */
-	unsigned char *seen;	/* LIST options already given, by index */
+	int apply;           /* second pass: store values */
+	unsigned char *seen; /* LIST options already given, by index */
 	const struct gw_opt *config_opt; /* first pass: GW_OPT_CONFIG */
-	const char *config;		 /* and its value */
-	int early;		/* first pass: a GW_OPT_EARLY flag was seen */
+	const char *config;              /* and its value */
+	int early; /* first pass: a GW_OPT_EARLY flag was seen */
 	struct gw_error *err;
 };
 
@@ -458,8 +458,8 @@ use_option(struct argv_pass *p, const struct gw_opt *o, const char *spelled,
 		}
 		if (o->type == GW_OPT_CONFIG) {
 			if (p->config != NULL)
-				return invalid(p->err, "option %s given twice",
-				    spelled);
+				return invalid(
+				    p->err, "option %s given twice", spelled);
 			p->config_opt = o;
 			p->config = value;
 		}
@@ -504,8 +504,8 @@ long_option(struct argv_pass *p, int argc, char **argv, int *i)
 		return invalid(p->err, "unknown option %s", spelled);
 	if (o->type == GW_OPT_FLAG) {
 		if (eq != NULL)
-			return invalid(p->err, "option %s takes no value",
-			    spelled);
+			return invalid(
+			    p->err, "option %s takes no value", spelled);
 		value = neg ? "false" : "true";
 	} else if (eq != NULL)
 		value = eq + 1;
@@ -539,8 +539,8 @@ short_options(struct argv_pass *p, int argc, char **argv, int *i)
 		else if (*i + 1 < argc)
 			value = argv[++*i];
 		else
-			return invalid(p->err, "option %s needs a value",
-			    spelled);
+			return invalid(
+			    p->err, "option %s needs a value", spelled);
 		return use_option(p, o, spelled, value);
 	}
 	return 0;
@@ -577,8 +577,8 @@ walk_argv(struct argv_pass *p, int argc, char **argv, int *optind_out)
 }
 
 int
-gw_opts_parse_argv(const struct gw_opt *tab, void *conf, int argc,
-    char **argv, int *optind_out, struct gw_error *err)
+gw_opts_parse_argv(const struct gw_opt *tab, void *conf, int argc, char **argv,
+    int *optind_out, struct gw_error *err)
 {
 	struct gw_error scratch;
 	struct argv_pass p;
@@ -637,17 +637,21 @@ metavar(const struct gw_opt *o)
 	}
 }
 
-/* The left column: "  -l, --listen ADDR:PORT".  Returns its length. */
+/*
+ * The left column: "  -l, --listen ADDR:PORT".  "--[no-]flag" says how to
+ * turn off what a config file turned on; not for --help, nor for a flag
+ * already named no-something.  Returns its length.
+ */
 static size_t
 usage_left(const struct gw_opt *o, char *buf, size_t len)
 {
-	int n;
+	int neg, n;
 
-	n = snprintf(buf, len, "  %c%c%s--%s%s%s%s",
-	    o->short_name ? '-' : ' ', o->short_name ? o->short_name : ' ',
-	    o->short_name ? ", " : "  ",
-	    o->type == GW_OPT_FLAG && !is_early(o) ? "[no-]" : "", o->name,
-	    o->type == GW_OPT_FLAG ? "" : " ",
+	neg = o->type == GW_OPT_FLAG && !is_early(o) &&
+	    strncmp(o->name, "no-", 3) != 0;
+	n = snprintf(buf, len, "  %c%c%s--%s%s%s%s", o->short_name ? '-' : ' ',
+	    o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ",
+	    neg ? "[no-]" : "", o->name, o->type == GW_OPT_FLAG ? "" : " ",
 	    o->type == GW_OPT_FLAG ? "" : metavar(o));
 	if (n < 0)
 		return 0;
@@ -693,18 +697,20 @@ gw_opts_usage(FILE *fp, const char *synopsis, const struct gw_opt *tab)
 	const struct gw_opt *o;
 	char left[160], text[1024];
 	size_t col = 0, n;
+	int any = 0;
 
 	fprintf(fp, "usage: %s\n", synopsis);
 	for (o = tab; o->name; o++) {
 		if (!listed(o))
 			continue;
+		any = 1;
 		n = usage_left(o, left, sizeof(left));
 		if (n <= USAGE_MAX_LEFT && n > col)
 			col = n;
 	}
-	if (col == 0)
+	if (!any)
 		return;
-	col += 2;
+	col = (col ? col : USAGE_MAX_LEFT) + 2;
 	fprintf(fp, "\noptions:\n");
 	for (o = tab; o->name; o++) {
 		if (!listed(o))
@@ -714,8 +720,7 @@ gw_opts_usage(FILE *fp, const char *synopsis, const struct gw_opt *tab)
 			fprintf(fp, "%s\n%*s", left, (int)col, "");
 		else
 			fprintf(fp, "%s%*s", left, (int)(col - n), "");
-		snprintf(text, sizeof(text), "%s%s%s%s%s", o->help,
-		    o->type == GW_OPT_LIST ? " (repeatable)" : "",
+		snprintf(text, sizeof(text), "%s%s%s%s", o->help,
 		    o->def ? " (default: " : "", o->def ? o->def : "",
 		    o->def ? ")" : "");
 		usage_wrap(fp, text, col);
@@ -798,8 +803,8 @@ next_event(struct loader *l, yaml_event_t *ev)
 static int
 load_error(struct loader *l, const yaml_mark_t *m, const char *msg)
 {
-	gw_error_set(l->err, l->file, (int)m->line + 1, (int)m->column + 1,
-	    "%s", msg);
+	gw_error_set(
+	    l->err, l->file, (int)m->line + 1, (int)m->column + 1, "%s", msg);
 	errno = EINVAL;
 	return -1;
 }
@@ -830,8 +835,8 @@ load_children(struct loader *l, struct gw_node *n, int depth)
 			if (load_node(l, &ev, &key, depth + 1) == -1)
 				return -1;
 			if (key.type != GW_NODE_SCALAR) {
-				gw_opts_node_error(l->err, &key,
-				    "a key must be a string");
+				gw_opts_node_error(
+				    l->err, &key, "a key must be a string");
 				errno = EINVAL;
 				goto fail_key;
 			}
@@ -911,8 +916,8 @@ load_node(struct loader *l, yaml_event_t *ev, struct gw_node *n, int depth)
 			load_error(l, &ev->start_mark, "nesting too deep");
 			goto fail;
 		}
-		n->type = ev->type == YAML_SEQUENCE_START_EVENT ? GW_NODE_SEQ :
-								  GW_NODE_MAP;
+		n->type = ev->type == YAML_SEQUENCE_START_EVENT ? GW_NODE_SEQ
+		                                                : GW_NODE_MAP;
 		yaml_event_delete(ev);
 		if (load_children(l, n, depth) == -1) {
 			node_fini(n);
@@ -921,7 +926,8 @@ load_node(struct loader *l, yaml_event_t *ev, struct gw_node *n, int depth)
 		return 0;
 	case YAML_ALIAS_EVENT:
 		/* Expanding them invites billion-laughs files. */
-		load_error(l, &ev->start_mark, "YAML aliases are not supported");
+		load_error(
+		    l, &ev->start_mark, "YAML aliases are not supported");
 		goto fail;
 	default:
 		load_error(l, &ev->start_mark, "unexpected YAML event");
@@ -978,8 +984,8 @@ fail:
 }
 
 struct gw_node *
-gw_opts_node_parse(const char *name, const char *text, size_t len,
-    struct gw_error *err)
+gw_opts_node_parse(
+    const char *name, const char *text, size_t len, struct gw_error *err)
 {
 	struct gw_error scratch;
 	struct gw_node *root;
@@ -1007,8 +1013,8 @@ gw_opts_node_parse(const char *name, const char *text, size_t len,
 		no_memory(err);
 		return NULL;
 	}
-	yaml_parser_set_input_string(&l.parser, (const unsigned char *)text,
-	    len);
+	yaml_parser_set_input_string(
+	    &l.parser, (const unsigned char *)text, len);
 	if (load_stream(&l, root) == -1) {
 		saved_errno = errno;
 		yaml_parser_delete(&l.parser);
@@ -1127,8 +1133,8 @@ gw_opts_node_is_null(const struct gw_node *n)
 }
 
 void
-gw_opts_node_error(struct gw_error *err, const struct gw_node *n,
-    const char *fmt, ...)
+gw_opts_node_error(
+    struct gw_error *err, const struct gw_node *n, const char *fmt, ...)
 {
 	char msg[sizeof(err->msg)];
 	va_list ap;
@@ -1177,8 +1183,8 @@ static int
 wrong_kind(struct gw_error *err, const char *key, const char *want,
     const struct gw_node *n)
 {
-	gw_opts_node_error(err, n, "%s: expected %s, got %s", key, want,
-	    got(n));
+	gw_opts_node_error(
+	    err, n, "%s: expected %s, got %s", key, want, got(n));
 	errno = EINVAL;
 	return -1;
 }
@@ -1207,8 +1213,8 @@ apply_value(const struct gw_opt *o, void *conf, const char *key,
 			    gw_opts_node_is_null(it))
 				return wrong_kind(err, key, "a string", it);
 			if (set_scalar(o, conf, it->str, err) == -1)
-				return fail_at(err, it->file, it->line,
-				    it->col, key);
+				return fail_at(
+				    err, it->file, it->line, it->col, key);
 		}
 		return 0;
 	}
@@ -1244,8 +1250,8 @@ gw_opts_apply(const struct gw_opt *tab, void *conf, const struct gw_node *map,
 	for (i = 0; i < map->n; i++) {
 		key = &map->keys[i];
 		if ((o = find_key(tab, key->str)) == NULL) {
-			gw_opts_node_error(err, key, "unknown key '%s'",
-			    key->str);
+			gw_opts_node_error(
+			    err, key, "unknown key '%s'", key->str);
 			errno = EINVAL;
 			return -1;
 		}
@@ -1277,8 +1283,8 @@ gw_opts_load_yaml(const struct gw_opt *tab, void *conf, const char *path,
 	if ((root = gw_opts_node_load(path, err)) == NULL)
 		return -1;
 	if (!gw_opts_node_is_null(root) && root->type != GW_NODE_MAP) {
-		gw_opts_node_error(err, root,
-		    "the top level must be a mapping of options");
+		gw_opts_node_error(
+		    err, root, "the top level must be a mapping of options");
 		gw_opts_node_free(root);
 		errno = EINVAL;
 		return -1;

@@ -29,6 +29,7 @@ struct tconf {
 	char *mode;
 	struct gw_strlist routes; /* "host=upstream" */
 	char *token;
+	int no_redact;
 	int help;
 };
 
@@ -85,8 +86,8 @@ set_route(void *conf, const struct gw_node *n, struct gw_error *err)
 			gw_error_set(err, NULL, 0, 0, "expected HOST=URL");
 			return -1;
 		}
-		snprintf(host_buf, sizeof(host_buf), "%.*s",
-		    (int)(eq - n->str), n->str);
+		snprintf(host_buf, sizeof(host_buf), "%.*s", (int)(eq - n->str),
+		    n->str);
 		return add_route(c, host_buf, eq + 1);
 	case GW_NODE_MAP:
 		for (i = 0; i < n->n; i++) {
@@ -105,8 +106,8 @@ set_route(void *conf, const struct gw_node *n, struct gw_error *err)
 			host = gw_opts_node_get(it, "host");
 			up = gw_opts_node_get(it, "upstream");
 			if (host == NULL || up == NULL) {
-				gw_opts_node_error(err, it,
-				    "a route needs host and upstream");
+				gw_opts_node_error(
+				    err, it, "a route needs host and upstream");
 				return -1;
 			}
 			if (add_route(c, host->str, up->str))
@@ -166,6 +167,10 @@ static const struct gw_opt tab[] = {
 	    .offset = GW_OPT_FIELD(struct tconf, header, struct gw_strlist),
 	    .arg = "NAME",
 	    .help = "also redact this header" },
+	{ .name = "no-redact",
+	    .type = GW_OPT_FLAG,
+	    .offset = GW_OPT_FIELD(struct tconf, no_redact, int),
+	    .help = "keep secrets" },
 	{ .name = "mode",
 	    .type = GW_OPT_CUSTOM,
 	    .custom = set_mode,
@@ -216,8 +221,7 @@ reset(void)
 }
 
 static int
-remove_entry(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
+remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
 	(void)flag;
@@ -320,8 +324,8 @@ TEST(argv_forms)
 
 	reset();
 	CHECK(parse(&ind, "--listen", "0.0.0.0:80", "-w", "4",
-		  "--body-limit=1MiB", "-v", "--timeout", "500ms", "cmd",
-		  "--verbose", NULL) == 0);
+	          "--body-limit=1MiB", "-v", "--timeout", "500ms", "cmd",
+	          "--verbose", NULL) == 0);
 	CHECK(ind == 9);
 	CHECK_STREQ(c.listen, "0.0.0.0:80");
 	CHECK(c.workers == 4);
@@ -331,9 +335,12 @@ TEST(argv_forms)
 
 	reset();
 	CHECK(parse(&ind, "-l127.0.0.1:1", "-vw8", "--full-capture",
-		  "--no-full-capture", "-", NULL) == 0);
+	          "--no-full-capture", "-", NULL) == 0);
 	CHECK_STREQ(c.listen, "127.0.0.1:1");
 	CHECK(c.verbose == 1 && c.workers == 8 && c.capture == 0);
+	/* A flag named no-something is itself, not a negation. */
+	CHECK(parse(NULL, "--no-redact", NULL) == 0);
+	CHECK(c.no_redact == 1);
 	CHECK(ind == 5);
 
 	reset();
@@ -422,8 +429,8 @@ TEST(argv_bounds)
 	CHECK(parse(NULL, "--body-limit", "10MiB", NULL) == 0);
 	CHECK(c.body_limit == 10 << 20);
 	CHECK(parse(NULL, "--body-limit", "11M", NULL) == -1);
-	CHECK_STREQ(msg,
-	    "option --body-limit: '11M' is too large (at most 10MiB)");
+	CHECK_STREQ(
+	    msg, "option --body-limit: '11M' is too large (at most 10MiB)");
 	CHECK(parse(NULL, "--timeout", "2h", NULL) == -1);
 	CHECK_STREQ(msg, "option --timeout: '2h' is too large (at most 1h)");
 	CHECK(parse(NULL, "--timeout", "0s", NULL) == -1);
@@ -435,7 +442,7 @@ TEST(argv_lists)
 {
 	reset();
 	CHECK(parse(NULL, "-H", "X-A", "--redact-header", "X-B",
-		  "--redact-header=X-C", NULL) == 0);
+	          "--redact-header=X-C", NULL) == 0);
 	CHECK(c.header.n == 3);
 	CHECK_STREQ(c.header.v[2], "X-C");
 	/* A second parse (a reload) replaces rather than appends. */
@@ -443,7 +450,7 @@ TEST(argv_lists)
 	CHECK(c.header.n == 1);
 	CHECK_STREQ(c.header.v[0], "X-D");
 	CHECK(parse(NULL, "-r", "a.example=http://127.0.0.1:1", "-r",
-		  "b.example=http://127.0.0.1:2", NULL) == 0);
+	          "b.example=http://127.0.0.1:2", NULL) == 0);
 	CHECK(c.routes.n == 2);
 	CHECK_STREQ(c.routes.v[1], "b.example=http://127.0.0.1:2");
 	reset();
@@ -456,7 +463,7 @@ TEST(argv_early)
 	reset();
 	/* --help wins over a broken value and a missing config file. */
 	CHECK(parse(&ind, "-w", "abc", "-c", "/nonexistent/x.yml", "-h",
-		  "--listen", NULL) == 0);
+	          "--listen", NULL) == 0);
 	CHECK(c.help == 1);
 	CHECK(c.workers == 0);
 	CHECK(ind == 6);
@@ -474,16 +481,16 @@ TEST(yaml_valid)
 {
 	reset();
 	CHECK(load("ok.yml",
-		  "# comment\n"
-		  "listen: 0.0.0.0:9000\n"
-		  "verbose: yes\n"
-		  "full_capture: true\n"
-		  "workers: 12\n"
-		  "body-limit: 64KiB\n"
-		  "timeout: 1m\n"
-		  "redact_header: [X-A, \"X-B\"]\n"
-		  "mode: fast\n"
-		  "token: 's3cret'\n") == 0);
+	          "# comment\n"
+	          "listen: 0.0.0.0:9000\n"
+	          "verbose: yes\n"
+	          "full_capture: true\n"
+	          "workers: 12\n"
+	          "body-limit: 64KiB\n"
+	          "timeout: 1m\n"
+	          "redact_header: [X-A, \"X-B\"]\n"
+	          "mode: fast\n"
+	          "token: 's3cret'\n") == 0);
 	CHECK_STREQ(msg, "");
 	CHECK_STREQ(c.listen, "0.0.0.0:9000");
 	CHECK(c.verbose == 1 && c.capture == 1);
@@ -496,8 +503,8 @@ TEST(yaml_valid)
 	CHECK_STREQ(c.token, "s3cret");
 
 	/* A scalar is a one-item list, and a list in a file replaces. */
-	CHECK(load("one.yml", "redact-header: X-Only\nfull-capture: off\n") ==
-	    0);
+	CHECK(
+	    load("one.yml", "redact-header: X-Only\nfull-capture: off\n") == 0);
 	CHECK(c.header.n == 1);
 	CHECK_STREQ(c.header.v[0], "X-Only");
 	CHECK(c.capture == 0);
@@ -516,11 +523,11 @@ TEST(yaml_unknown_key)
 {
 	reset();
 	CHECK(load("unknown.yml",
-		  "listen: 0.0.0.0:9000\n"
-		  "\n"
-		  "  # indented comment\n"
-		  "workers: 3\n"
-		  "lissten: x\n") == -1);
+	          "listen: 0.0.0.0:9000\n"
+	          "\n"
+	          "  # indented comment\n"
+	          "workers: 3\n"
+	          "lissten: x\n") == -1);
 	CHECK_STREQ(rel(msg), "unknown.yml:5:1: unknown key 'lissten'");
 	CHECK(errno == EINVAL);
 	CHECK(err.line == 5 && err.col == 1);
@@ -540,7 +547,8 @@ TEST(yaml_bad_values)
 	CHECK(load("v1.yml", "workers: 2\nbody_limit: abc\n") == -1);
 	CHECK_STREQ(rel(msg), "v1.yml:2:13: body_limit: invalid size 'abc'");
 	CHECK(load("v2.yml", "listen: [a, b]\n") == -1);
-	CHECK_STREQ(rel(msg), "v2.yml:1:9: listen: expected a string, got a list");
+	CHECK_STREQ(
+	    rel(msg), "v2.yml:1:9: listen: expected a string, got a list");
 	CHECK(load("v3.yml", "workers:\n  n: 3\n") == -1);
 	CHECK_STREQ(rel(msg),
 	    "v3.yml:2:3: workers: expected an integer, got a mapping");
@@ -549,35 +557,40 @@ TEST(yaml_bad_values)
 	    "v4.yml:1:10: verbose: invalid boolean 'maybe' (expected true or "
 	    "false)");
 	CHECK(load("v5.yml", "listen:\n") == -1);
-	CHECK_STREQ(rel(msg), "v5.yml:1:8: listen: expected a string, got null");
+	CHECK_STREQ(
+	    rel(msg), "v5.yml:1:8: listen: expected a string, got null");
 	CHECK(load("v6.yml", "redact-header:\n  - X-A\n  - [X-B]\n") == -1);
 	CHECK_STREQ(rel(msg),
 	    "v6.yml:3:5: redact-header: expected a string, got a list");
 	CHECK(load("v7.yml", "workers: 100\n") == -1);
-	CHECK_STREQ(rel(msg),
-	    "v7.yml:1:10: workers: '100' is too large (at most 64)");
+	CHECK_STREQ(
+	    rel(msg), "v7.yml:1:10: workers: '100' is too large (at most 64)");
 	CHECK(load("v8.yml", "listen: \"here\"\n") == -1);
 	CHECK_STREQ(rel(msg), "v8.yml:1:9: listen: 'here' is not ADDR:PORT");
 	CHECK(load("v9.yml", "mode: {a: b}\n") == -1);
-	CHECK_STREQ(rel(msg), "v9.yml:1:7: mode: expected a string, got a mapping");
+	CHECK_STREQ(
+	    rel(msg), "v9.yml:1:7: mode: expected a string, got a mapping");
 	/* Quoted null is a string, and numbers are text for a STR option. */
 	CHECK(load("v10.yml", "listen: '~:1'\ntoken: 1234\n") == 0);
 	CHECK_STREQ(c.listen, "~:1");
 	CHECK_STREQ(c.token, "1234");
 	CHECK(load("v11.yml", "- listen\n") == -1);
-	CHECK_STREQ(rel(msg), "v11.yml:1:1: the top level must be a mapping of "
-			      "options");
+	CHECK_STREQ(rel(msg),
+	    "v11.yml:1:1: the top level must be a mapping of "
+	    "options");
 	CHECK(load("v12.yml", "just text\n") == -1);
-	CHECK_STREQ(rel(msg), "v12.yml:1:1: the top level must be a mapping of "
-			      "options");
+	CHECK_STREQ(rel(msg),
+	    "v12.yml:1:1: the top level must be a mapping of "
+	    "options");
 	reset();
 }
 
 TEST(yaml_syntax)
 {
 	reset();
-	CHECK(load("s1.yml", "listen: 0.0.0.0:1\nworkers: [1, 2\nverbose: "
-			     "true\n") == -1);
+	CHECK(load("s1.yml",
+	          "listen: 0.0.0.0:1\nworkers: [1, 2\nverbose: "
+	          "true\n") == -1);
 	CHECK_STREQ(rel(msg),
 	    "s1.yml:3:8: did not find expected ',' or ']' (while parsing a "
 	    "flow sequence)");
@@ -589,11 +602,10 @@ TEST(yaml_syntax)
 	    "s3.yml:2:1: found unexpected end of stream (while scanning a "
 	    "quoted scalar)");
 	CHECK(load("s4.yml", "verbose: true\nworkers: \xff\n") == -1);
-	CHECK_STREQ(rel(msg),
-	    "s4.yml:2:10: invalid leading UTF-8 octet");
+	CHECK_STREQ(rel(msg), "s4.yml:2:10: invalid leading UTF-8 octet");
 	CHECK(load("s5.yml", "a: 1\n---\nb: 2\n") == -1);
-	CHECK_STREQ(rel(msg),
-	    "s5.yml:2:1: more than one YAML document in the file");
+	CHECK_STREQ(
+	    rel(msg), "s5.yml:2:1: more than one YAML document in the file");
 	CHECK(load("s6.yml", "listen: &x 0:1\ntoken: *x\n") == -1);
 	CHECK_STREQ(rel(msg), "s6.yml:2:8: YAML aliases are not supported");
 	CHECK(load("s7.yml", "[a]: 1\n") == -1);
@@ -626,32 +638,34 @@ TEST(yaml_duplicates)
 {
 	reset();
 	CHECK(load("d1.yml", "workers: 2\nverbose: true\nworkers: 3\n") == -1);
-	CHECK_STREQ(rel(msg),
-	    "d1.yml:3:1: duplicate key 'workers' (first at line 1)");
+	CHECK_STREQ(
+	    rel(msg), "d1.yml:3:1: duplicate key 'workers' (first at line 1)");
 	CHECK(load("d2.yml", "body-limit: 1K\nbody_limit: 2K\n") == -1);
 	CHECK_STREQ(rel(msg),
 	    "d2.yml:2:1: duplicate key 'body_limit' (first at line 1)");
 	CHECK(load("d3.yml", "route:\n  a: x\n  b: y\n  a: z\n") == -1);
-	CHECK_STREQ(rel(msg), "d3.yml:4:3: duplicate key 'a' (first at line 2)");
+	CHECK_STREQ(
+	    rel(msg), "d3.yml:4:3: duplicate key 'a' (first at line 2)");
 	reset();
 }
 
 TEST(json_file)
 {
 	reset();
-	CHECK(load("conf.json",
-		  "{\"listen\": \"[::1]:8080\", \"workers\": 7, "
-		  "\"full_capture\": true,\n"
-		  " \"redact_header\": [\"X-Token\"], "
-		  "\"route\": {\"api.example.com\": \"http://127.0.0.1:3001\"}}\n") ==
+	CHECK(
+	    load("conf.json",
+	        "{\"listen\": \"[::1]:8080\", \"workers\": 7, "
+	        "\"full_capture\": true,\n"
+	        " \"redact_header\": [\"X-Token\"], "
+	        "\"route\": {\"api.example.com\": \"http://127.0.0.1:3001\"}}\n") ==
 	    0);
 	CHECK_STREQ(c.listen, "[::1]:8080");
 	CHECK(c.workers == 7 && c.capture == 1);
 	CHECK(c.header.n == 1);
 	CHECK(c.routes.n == 1);
 	CHECK_STREQ(c.routes.v[0], "api.example.com=http://127.0.0.1:3001");
-	CHECK(load("bad.json", "{\"listen\": \"a:1\",\n \"workers\": \"x\"}\n") ==
-	    -1);
+	CHECK(load("bad.json",
+	          "{\"listen\": \"a:1\",\n \"workers\": \"x\"}\n") == -1);
 	CHECK_STREQ(rel(msg), "bad.json:2:13: workers: invalid integer 'x'");
 	reset();
 }
@@ -670,7 +684,7 @@ TEST(argv_overrides_file)
 	    "timeout: 10s\n");
 	/* The file is read first wherever --config appears. */
 	CHECK(parse(&ind, "-w", "5", "--no-verbose", "--config", path, "-H",
-		  "X-C", "run", NULL) == 0);
+	          "X-C", "run", NULL) == 0);
 	CHECK(ind == 8);
 	CHECK_STREQ(c.config, path);
 	CHECK_STREQ(c.listen, "0.0.0.0:9000");
@@ -698,20 +712,20 @@ TEST(node_option)
 
 	reset();
 	CHECK(load("routes.yml",
-		  "route:\n"
-		  "  api.example.com: http://127.0.0.1:3001\n"
-		  "  www.example.com: http://127.0.0.1:3002\n") == 0);
+	          "route:\n"
+	          "  api.example.com: http://127.0.0.1:3001\n"
+	          "  www.example.com: http://127.0.0.1:3002\n") == 0);
 	CHECK(c.routes.n == 2);
 	CHECK_STREQ(c.routes.v[1], "www.example.com=http://127.0.0.1:3002");
 	reset();
 	CHECK(load("routes2.yml",
-		  "route:\n"
-		  "  - host: a.example\n"
-		  "    upstream: http://127.0.0.1:1\n"
-		  "  - host: b.example\n"
-		  "    upstreem: http://127.0.0.1:2\n") == -1);
-	CHECK_STREQ(rel(msg),
-	    "routes2.yml:4:5: a route needs host and upstream");
+	          "route:\n"
+	          "  - host: a.example\n"
+	          "    upstream: http://127.0.0.1:1\n"
+	          "  - host: b.example\n"
+	          "    upstreem: http://127.0.0.1:2\n") == -1);
+	CHECK_STREQ(
+	    rel(msg), "routes2.yml:4:5: a route needs host and upstream");
 	CHECK(load("routes3.yml", "route:\n  a.example: [x]\n") == -1);
 	CHECK_STREQ(rel(msg), "routes3.yml:2:14: expected an upstream URL");
 	/* A callback that gives no position gets the value's. */
@@ -768,9 +782,15 @@ TEST(usage)
 		    .short_name = 's',
 		    .type = GW_OPT_DURATION,
 		    .help = "a help text long enough that it has to be wrapped "
-			    "over more than one line of the terminal, at word "
-			    "boundaries" },
+		            "over more than one line of the terminal, at word "
+		            "boundaries" },
 		{ .name = "hidden", .type = GW_OPT_FLAG },
+		{ .name = NULL },
+	};
+	static const struct gw_opt only_wide[] = {
+		{ .name = "a-very-long-option-name",
+		    .type = GW_OPT_INT,
+		    .help = "still listed" },
 		{ .name = NULL },
 	};
 	char *out;
@@ -789,8 +809,8 @@ TEST(usage)
 	    "      --body-limit SIZE     bytes of each body kept in events "
 	    "(default: 10KiB)\n"
 	    "      --timeout DURATION    idle timeout (default: 5s)\n"
-	    "  -H, --redact-header NAME  also redact this header "
-	    "(repeatable)\n"
+	    "  -H, --redact-header NAME  also redact this header\n"
+	    "      --no-redact           keep secrets\n"
 	    "      --mode VALUE          fast or slow\n"
 	    "  -r, --route HOST=URL      send requests for HOST to URL\n"
 	    "  -h, --help                show this help and exit\n");
@@ -806,6 +826,17 @@ TEST(usage)
 	    "wrapped over\n"
 	    "                        more than one line of the terminal, at "
 	    "word boundaries\n");
+	free(out);
+	out = usage_text(only_wide);
+	CHECK_STREQ(out,
+	    "usage: prog [options] COMMAND\n"
+	    "\n"
+	    "options:\n"
+	    "      --a-very-long-option-name N\n"
+	    "                                still listed\n");
+	free(out);
+	out = usage_text(wide + 2);
+	CHECK_STREQ(out, "usage: prog [options] COMMAND\n");
 	free(out);
 }
 
