@@ -22,12 +22,8 @@ enum {
 	T_NONE,
 	T_HEADER, /* reading a request head (slowloris) */
 	T_IDLE,   /* keep-alive, nothing received */
-	T_SHRINK, /* keep-alive, about to release buffers */
 	T_ACTIVE, /* no progress on the client side of an exchange */
 };
-
-/* Releasing buffers of idle connections keeps them under a few KiB. */
-#define SHRINK_AFTER_MS 1000
 
 static void client_io(struct gw_loop *, struct gw_io *, int);
 static void client_timer(struct gw_loop *, struct gw_timer *);
@@ -73,18 +69,52 @@ exch_reset(struct exch *x)
 	gw_buf_reset(&x->res_cap);
 }
 
-static struct exch *
-exch_new(struct client *c)
-{
-	struct exch *x;
+/*
+ * Idle keep-alive connections hold neither an exchange nor buffers: both
+ * come from these caches when bytes arrive and go back when an exchange
+ * ends, so memory follows the exchanges in flight, not the connections
+ * open, and a busy connection reuses warm memory without malloc.
+ */
+#define CACHE_MAX 256
+#define POOL_MIN  (4 * 1024)
+#define POOL_MAX  (64 * 1024)
 
-	if ((x = calloc(1, sizeof(*x))) == NULL)
-		return NULL;
-	gw_buf_init(&x->head, c->conf->o.max_header_size + 4);
-	gw_buf_init(&x->rhead, 64 * 1024);
-	gw_buf_init(&x->req_cap, c->conf->o.body_limit);
-	gw_buf_init(&x->res_cap, c->conf->o.body_limit);
-	return x;
+static struct exch *exch_cache[CACHE_MAX];
+static size_t n_exch_cache;
+static struct {
+	char *data;
+	size_t cap;
+} buf_pool[CACHE_MAX];
+static size_t n_buf_pool;
+
+/* Gives an empty, unallocated <b> a block from the pool, if one is free. */
+static void
+pool_get(struct gw_buf *b)
+{
+	if (b->data != NULL || n_buf_pool == 0)
+		return;
+	n_buf_pool--;
+	b->data = buf_pool[n_buf_pool].data;
+	b->cap = buf_pool[n_buf_pool].cap;
+	b->off = b->len = 0;
+}
+
+/* Takes the memory of an empty <b> back into the pool (or frees it). */
+static void
+pool_put(struct gw_buf *b)
+{
+	if (b->data == NULL || b->len > 0)
+		return;
+	if (n_buf_pool < CACHE_MAX && b->cap >= POOL_MIN &&
+	    b->cap <= POOL_MAX) {
+		buf_pool[n_buf_pool].data = b->data;
+		buf_pool[n_buf_pool].cap = b->cap;
+		n_buf_pool++;
+		b->data = NULL;
+		b->off = b->cap = 0;
+		return;
+	}
+	gw_buf_fini(b);
 }
 
 static void
@@ -97,6 +127,44 @@ exch_free(struct exch *x)
 	gw_buf_fini(&x->req_cap);
 	gw_buf_fini(&x->res_cap);
 	free(x);
+}
+
+/* Returns an empty exchange sized for <c>'s configuration, or NULL. */
+static struct exch *
+exch_get(struct client *c)
+{
+	struct exch *x;
+
+	if (n_exch_cache > 0) {
+		x = exch_cache[--n_exch_cache];
+		exch_reset(x);
+	} else {
+		if ((x = calloc(1, sizeof(*x))) == NULL)
+			return NULL;
+		gw_buf_init(&x->head, 0);
+		gw_buf_init(&x->rhead, 64 * 1024);
+		gw_buf_init(&x->req_cap, 0);
+		gw_buf_init(&x->res_cap, 0);
+	}
+	/* Limits follow the configuration, which a reload may change. */
+	x->head.max = c->conf->o.max_header_size + 4;
+	x->req_cap.max = c->conf->o.body_limit;
+	x->res_cap.max = c->conf->o.body_limit;
+	return x;
+}
+
+/* Returns <x> to the cache (NULL accepted). */
+static void
+exch_put(struct exch *x)
+{
+	if (x == NULL)
+		return;
+	if (n_exch_cache < CACHE_MAX && x->head.cap <= 64 * 1024 &&
+	    x->req_cap.cap <= 64 * 1024 && x->res_cap.cap <= 64 * 1024) {
+		exch_cache[n_exch_cache++] = x;
+		return;
+	}
+	exch_free(x);
 }
 
 /*
@@ -207,9 +275,11 @@ client_reap(void)
 
 	while ((c = TAILQ_FIRST(&P.dead_clients)) != NULL) {
 		TAILQ_REMOVE(&P.dead_clients, c, entry);
-		exch_free(c->x);
-		gw_buf_fini(&c->in);
-		gw_buf_fini(&c->out);
+		exch_put(c->x);
+		gw_buf_reset(&c->in);
+		gw_buf_reset(&c->out);
+		pool_put(&c->in);
+		pool_put(&c->out);
 		conf_unref(c->conf);
 		free(c);
 	}
@@ -891,12 +961,13 @@ client_process(struct client *c)
 		case CS_HEAD:
 			if (c->in.len == 0)
 				return;
-			if (c->x == NULL && (c->x = exch_new(c)) == NULL) {
+			if (c->x == NULL && (c->x = exch_get(c)) == NULL) {
 				client_close(c);
 				return;
 			}
 			if (c->state == CS_IDLE) {
 				c->state = CS_HEAD;
+				pool_get(&c->out);
 				c->x->start_ns = gw_now_ns();
 				c->x->start_mono = gw_mono_ns();
 				set_timer(
@@ -961,6 +1032,7 @@ client_read(struct client *c)
 	ssize_t n;
 	char *p;
 
+	pool_get(&c->in);
 	p = gw_buf_reserve(&c->in, PROXY_IO_CHUNK);
 	if (p == NULL) {
 		/* Full: a head over the limit, or a paused body. */
@@ -1146,25 +1218,24 @@ exch_finish(struct client *c)
 		client_close(c);
 		return;
 	}
-	exch_reset(x);
+	exch_put(x);
+	c->x = NULL;
 	/* A new exchange sees a reload: take the current configuration. */
 	if (c->conf != P.conf) {
 		conf_unref(c->conf);
 		c->conf = conf_ref(P.conf);
-		exch_free(c->x);
-		c->x = NULL;
 	}
 	c->state = CS_IDLE;
 	c->paused = 0;
+	pool_put(&c->out);
 	if (c->in.len > 0) {
 		client_process(c);
 		if (c->state != CS_DEAD)
 			client_update(c);
 		return;
 	}
-	set_timer(c, T_SHRINK,
-	    c->conf->o.idle_timeout < SHRINK_AFTER_MS ? c->conf->o.idle_timeout
-	                                              : SHRINK_AFTER_MS);
+	pool_put(&c->in);
+	set_timer(c, T_IDLE, c->conf->o.idle_timeout);
 	client_update(c);
 }
 
@@ -1335,26 +1406,9 @@ static void
 client_timer(struct gw_loop *loop, struct gw_timer *t)
 {
 	struct client *c = t->arg;
-	uint64_t rest;
 
 	(void)loop;
 	switch (c->timer_kind) {
-	case T_SHRINK:
-		if (c->state != CS_IDLE || c->in.len > 0)
-			break;
-		exch_free(c->x);
-		c->x = NULL;
-		gw_buf_fini(&c->in);
-		gw_buf_fini(&c->out);
-		rest = c->conf->o.idle_timeout > SHRINK_AFTER_MS
-		    ? c->conf->o.idle_timeout - SHRINK_AFTER_MS
-		    : 0;
-		if (rest == 0) {
-			client_close(c);
-			return;
-		}
-		set_timer(c, T_IDLE, rest);
-		break;
 	case T_IDLE:
 		client_close(c);
 		break;

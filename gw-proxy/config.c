@@ -382,7 +382,7 @@ conf_load(
 	if (gw_opts_parse_argv(proxy_optab, &pc->o, argc, argv, &oi, err) ==
 	    -1) {
 		/* Errors inside the config file are configuration errors. */
-		*usage = err->file[0] == '\0';
+		*usage = err->usage;
 		goto fail;
 	}
 	if (oi < argc) {

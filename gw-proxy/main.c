@@ -30,7 +30,7 @@ static int saved_argc;
 static char **saved_argv;
 
 static const char synopsis[] =
-    "usage: gw-proxy [options]\n"
+    "gw-proxy [options]\n"
     "\n"
     "Reverse proxy: forwards HTTP(S) requests to an upstream and writes one\n"
     "JSON event per exchange to stdout (or --events FILE).\n"
@@ -40,9 +40,8 @@ static const char synopsis[] =
     "      --upstream http://127.0.0.1:3000 --route api.example.com=http://10.0.0.5:80\n"
     "\n"
     "Signals: SIGTERM/SIGINT drain and exit 0, SIGHUP reloads --config and flags.\n"
-    "Exit status: 0 ok, 64 usage, 69 cannot listen, 70 internal, 78 configuration.\n"
-    "\n"
-    "options:";
+    "Exit status: 0 ok, 64 usage, 69 cannot listen, 70 internal, 78 "
+    "configuration.";
 
 static void
 apply_logging(struct pconf *pc)

@@ -33,6 +33,7 @@ gw_error_set(struct gw_error *err, const char *file, int line, int col,
 	err->line = line > 0 ? line : 0;
 	err->col = err->line && col > 0 ? col : 0;
 	memcpy(err->msg, msg, sizeof(msg));
+	err->usage = 0;
 	errno = saved_errno;
 }
 

@@ -14,6 +14,11 @@ struct gw_error {
 	char file[256]; /* "" when the error is not in a file */
 	int line, col;  /* 1-based; line 0 when there is no position */
 	char msg[512];
+	/*
+	 * Set when the command line itself is malformed (an unknown option,
+	 * a missing value): exit 64 rather than 78.  gw_error_set() clears it.
+	 */
+	int usage;
 };
 
 /*

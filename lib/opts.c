@@ -211,6 +211,17 @@ no_memory(struct gw_error *err)
 	return -1;
 }
 
+/* A malformed command line (as opposed to a bad value): exit 64. */
+static int
+usage_error(struct gw_error *err, const char *before, const char *spelled,
+    const char *after)
+{
+	invalid(err, "%s%s%s", before, spelled, after);
+	if (err != NULL)
+		err->usage = 1;
+	return -1;
+}
+
 /* Values. */
 
 /* YAML 1.1's booleans, which are also what people type on the shell. */
@@ -501,18 +512,19 @@ long_option(struct argv_pass *p, int argc, char **argv, int *i)
 		neg = 1;
 	}
 	if (o == NULL)
-		return invalid(p->err, "unknown option %s", spelled);
+		return usage_error(p->err, "unknown option ", spelled, "");
 	if (o->type == GW_OPT_FLAG) {
 		if (eq != NULL)
-			return invalid(
-			    p->err, "option %s takes no value", spelled);
+			return usage_error(
+			    p->err, "option ", spelled, " takes no value");
 		value = neg ? "false" : "true";
 	} else if (eq != NULL)
 		value = eq + 1;
 	else if (*i + 1 < argc)
 		value = argv[++*i];
 	else
-		return invalid(p->err, "option %s needs a value", spelled);
+		return usage_error(
+		    p->err, "option ", spelled, " needs a value");
 	return use_option(p, o, spelled, value);
 }
 
@@ -528,7 +540,8 @@ short_options(struct argv_pass *p, int argc, char **argv, int *i)
 	for (c = argv[*i] + 1; *c; c++) {
 		spelled[1] = *c;
 		if ((o = find_short(p->tab, *c)) == NULL)
-			return invalid(p->err, "unknown option %s", spelled);
+			return usage_error(
+			    p->err, "unknown option ", spelled, "");
 		if (o->type == GW_OPT_FLAG) {
 			if ((rc = use_option(p, o, spelled, "true")) != 0)
 				return rc;
@@ -539,8 +552,8 @@ short_options(struct argv_pass *p, int argc, char **argv, int *i)
 		else if (*i + 1 < argc)
 			value = argv[++*i];
 		else
-			return invalid(
-			    p->err, "option %s needs a value", spelled);
+			return usage_error(
+			    p->err, "option ", spelled, " needs a value");
 		return use_option(p, o, spelled, value);
 	}
 	return 0;

@@ -77,6 +77,16 @@ connectable() {
 	(exec 8<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# refused PORT: a TCP connection to 127.0.0.1:PORT is refused.
+refused() {
+	! connectable "$1"
+}
+
+# gone PID: the process has exited.
+gone() {
+	! alive "$1"
+}
+
 # free_port: prints a port nobody listens on, never one already handed
 # out in this test.  Picked below the kernel's ephemeral range, so that
 # outgoing connections do not take it in the meantime.
@@ -178,7 +188,7 @@ raw() (
 	timeout "${3:-5}" cat <&7
 )
 
-# status_line TEXT: the status code of the first response in TEXT.
+# status_of TEXT: the status code of the first response in TEXT.
 status_of() {
 	printf '%s\n' "$1" | head -n1 | tr -d '\r' | cut -d' ' -f2
 }
