@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
 #include "gw-proxy.h"
 #include "log.h"
 #include "timeutil.h"
@@ -23,6 +25,7 @@ enum {
 	T_HEADER, /* reading a request head (slowloris) */
 	T_IDLE,   /* keep-alive, nothing received */
 	T_ACTIVE, /* no progress on the client side of an exchange */
+	T_LINGER, /* discarding input before closing */
 };
 
 static void client_io(struct gw_loop *, struct gw_io *, int);
@@ -30,8 +33,13 @@ static void client_timer(struct gw_loop *, struct gw_timer *);
 static void client_process(struct client *);
 static void client_update(struct client *);
 static void exch_finish(struct client *);
+static void client_linger(struct client *);
+static void linger_read(struct client *);
 static void
 client_reject(struct client *, int status, const char *code, const char *msg);
+
+#define LINGER_MS    2000
+#define LINGER_BYTES (1024 * 1024)
 
 static http_parser_settings req_settings;
 
@@ -317,7 +325,7 @@ client_update(struct client *c)
 	if (c->state == CS_HANDSHAKE) {
 		mask = c->pio.want;
 	} else {
-		if (!c->paused && !c->pio.eof && c->state != CS_CLOSING)
+		if (c->state == CS_CLOSING || (!c->paused && !c->pio.eof))
 			mask |= GW_READ;
 		if (c->out.len > 0)
 			mask |= GW_WRITE;
@@ -486,6 +494,9 @@ sniff_request_line(struct client *c)
 	x->path.n = (size_t)((sp ? sp : e) - p);
 	if (x->path.n > 1024)
 		x->path.n = 1024;
+	/* The version, for the event, when the line is whole. */
+	if (e - p >= 9 && memcmp(e - 9, "HTTP/1.1\r", 9) == 0)
+		x->http_minor = 1;
 }
 
 static int
@@ -1095,16 +1106,16 @@ client_io(struct gw_loop *loop, struct gw_io *io, int ev)
 		}
 		ev = GW_READ;
 	}
+	if (c->state == CS_CLOSING) {
+		linger_read(c);
+		return;
+	}
 	if (ev & GW_WRITE) {
 		if (client_flush(c) == -1)
 			return;
 		if (c->state == CS_ACTIVE && c->x->res_done &&
 		    c->out.len == 0) {
 			exch_finish(c);
-			return;
-		}
-		if (c->state == CS_CLOSING && c->out.len == 0) {
-			client_close(c);
 			return;
 		}
 		if (c->state == CS_ACTIVE) {
@@ -1128,6 +1139,44 @@ client_io(struct gw_loop *loop, struct gw_io *io, int ev)
 }
 
 /* ---- answers and the end of an exchange ----------------------------- */
+
+/*
+ * Closes our side and discards what the client still sends, for a while,
+ * before closing: closing a socket with unread input makes the kernel
+ * send a reset, which can destroy the response just written (the client
+ * of a rejected request would never see its 413).  Bounded in time and in
+ * bytes.
+ */
+static void
+client_linger(struct client *c)
+{
+	c->state = CS_CLOSING;
+	if (c->pio.ssl != NULL) {
+		(void)SSL_shutdown(c->pio.ssl);
+		ERR_clear_error();
+	}
+	(void)shutdown(c->pio.fd, SHUT_WR);
+	gw_buf_reset(&c->in);
+	c->linger_left = LINGER_BYTES;
+	set_timer(c, T_LINGER, LINGER_MS);
+	client_update(c);
+}
+
+static void
+linger_read(struct client *c)
+{
+	static char sink[PROXY_IO_CHUNK];
+	ssize_t n;
+
+	n = read(c->pio.fd, sink, sizeof(sink));
+	if (n == -1 && errno == EAGAIN)
+		return;
+	if (n <= 0 || (size_t)n >= c->linger_left) {
+		client_close(c);
+		return;
+	}
+	c->linger_left -= (size_t)n;
+}
 
 /*
  * Answers the current request with an error gw generates, and closes the
@@ -1214,8 +1263,11 @@ exch_finish(struct client *c)
 	x->emitted = 1;
 	c->n_exchanges++;
 	if (c->close_after || !x->keep_alive || P.draining) {
-		c->state = CS_CLOSING;
-		client_close(c);
+		/* Unread request bytes would make close(2) send a reset. */
+		if ((x->req_done && c->in.len == 0) || c->pio.eof)
+			client_close(c);
+		else
+			client_linger(c);
 		return;
 	}
 	exch_put(x);
@@ -1410,6 +1462,7 @@ client_timer(struct gw_loop *loop, struct gw_timer *t)
 	(void)loop;
 	switch (c->timer_kind) {
 	case T_IDLE:
+	case T_LINGER:
 		client_close(c);
 		break;
 	case T_HEADER:

@@ -205,8 +205,9 @@ struct client {
 	struct exch *x;
 	struct gw_timer timer;
 	int timer_kind;
-	int close_after; /* close once out is flushed */
-	int paused;      /* not reading: backpressure */
+	int close_after;    /* close once out is flushed */
+	int paused;         /* not reading: backpressure */
+	size_t linger_left; /* discarded before close, at most */
 	unsigned n_exchanges;
 	TAILQ_ENTRY(client) entry;
 };

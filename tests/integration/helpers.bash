@@ -45,9 +45,11 @@ track() {
 
 # alive PID: the process exists and is not a zombie.
 alive() {
-	local st
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1) ||
-	    return 1
+	local st=""
+	# Builtins only: this runs in tight polling loops.
+	read -r st <"/proc/$1/stat" 2>/dev/null || [ -n "$st" ] || return 1
+	st=${st##*) }
+	st=${st%% *}
 	[ -n "$st" ] && [ "$st" != Z ]
 }
 
@@ -113,7 +115,8 @@ start_api() {
 	pid=$!
 	track "$pid"
 	for ((i = 0; i < 200; i++)); do
-		line=$(head -n1 "$out" 2>/dev/null)
+		line=""
+		read -r line <"$out" 2>/dev/null || true
 		[[ $line == "listening on 127.0.0.1:"* ]] && break
 		alive "$pid" || fail "sample-api exited: $(cat "$T/$name.err")" ||
 		    return 1
