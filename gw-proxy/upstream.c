@@ -588,8 +588,10 @@ parse_head(struct upconn *uc)
 	gw_buf_reset(&x->rhead);
 	x->n_rhdrs = 0;
 	uc->in_hv = 0;
+	/* The same line rules as for requests: no obs-fold, no bare LF. */
 	if (gw_buf_add(&x->rhead, gw_buf_head(&uc->in), end) == -1 ||
-	    x->rhead.len < 12 || memcmp(x->rhead.data, "HTTP/1.", 7) != 0) {
+	    x->rhead.len < 12 || memcmp(x->rhead.data, "HTTP/1.", 7) != 0 ||
+	    http_lines_strict(x->rhead.data, x->rhead.len) == -1) {
 		upconn_fail(uc, "GW_UPSTREAM_BAD_RESPONSE", 502,
 		    "malformed response head");
 		return -1;
@@ -609,6 +611,16 @@ parse_head(struct upconn *uc)
 		                       : http_errno_description(e));
 		upconn_fail(uc, "GW_UPSTREAM_BAD_RESPONSE", 502, msg);
 		return -1;
+	}
+	for (size_t i = 0; i < x->n_rhdrs; i++) {
+		const struct gw_hdr *h = &x->rhdrs[i];
+
+		if (!http_token_ok(h->name.p, h->name.n) ||
+		    !http_value_ok(h->value.p, h->value.n)) {
+			upconn_fail(uc, "GW_UPSTREAM_BAD_RESPONSE", 502,
+			    "malformed response header field");
+			return -1;
+		}
 	}
 	if (uc->parser.status_code / 100 == 1) {
 		/* Interim responses are not relayed: gw sends its own 100. */

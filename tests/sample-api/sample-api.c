@@ -29,6 +29,9 @@
  *                              i % 251
  *   GET /api/chunked           a small JSON body in three chunks
  *   ANY /api/close             {"closing":true}, Connection: close
+ *   GET /api/raw?hex=HEX       the decoded bytes as they are, instead of
+ *                              a response, then close: lets tests send a
+ *                              proxy malformed responses
  * Anything else is 404 {"error":"not found"}.  A request that does not
  * parse gets 400 (414 for a target over 8 KiB, 431 for headers over
  * http_parser's 80 KiB or 256 fields) and the connection closes.  Every
@@ -111,6 +114,7 @@ enum route {
 	R_BYTES,
 	R_CHUNKED,
 	R_CLOSE,
+	R_RAW,
 };
 
 enum conn_state {
@@ -803,6 +807,8 @@ route_request(struct conn *c)
 		r->route = R_CHUNKED;
 	else if (path_is(r, "/api/close"))
 		r->route = R_CLOSE;
+	else if (get && path_is(r, "/api/raw"))
+		r->route = R_RAW;
 }
 
 static int
@@ -1176,6 +1182,43 @@ respond_slow_done(struct conn *c)
 	resp_scratch(c, 200);
 }
 
+static int
+hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Writes the bytes of ?hex= verbatim and closes: a broken "response". */
+static void
+respond_raw(struct conn *c)
+{
+	struct req *r = &c->req;
+	const char *v;
+	size_t n, i;
+	char byte;
+
+	if (!query_get(r, "hex", &v, &n) || n % 2 != 0) {
+		resp_jsons(c, 400, "{\"error\":\"hex= with an even length\"}");
+		return;
+	}
+	for (i = 0; i < n; i += 2) {
+		if (hexval(v[i]) < 0 || hexval(v[i + 1]) < 0) {
+			resp_jsons(c, 400, "{\"error\":\"bad hex\"}");
+			return;
+		}
+		byte = (char)(hexval(v[i]) * 16 + hexval(v[i + 1]));
+		buf_add(&c->out, &byte, 1);
+	}
+	r->keep_alive = false;
+	resp_done(c);
+}
+
 static void
 respond(struct conn *c)
 {
@@ -1216,6 +1259,9 @@ respond(struct conn *c)
 	case R_CLOSE:
 		r->keep_alive = false;
 		resp_jsons(c, 200, "{\"closing\":true}");
+		break;
+	case R_RAW:
+		respond_raw(c);
 		break;
 	case R_BAD_URL:
 		resp_jsons(c, 400, "{\"error\":\"bad request target\"}");
