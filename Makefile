@@ -14,7 +14,8 @@ CC	?= cc
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wvla -Wimplicit-fallthrough
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=c17 $(WARN) -D_GNU_SOURCE -Ilib -MMD -MP
+# Flags gw needs whatever CFLAGS the user gives.
+GW_CFLAGS = -std=c17 $(WARN) -D_GNU_SOURCE -Ilib -MMD -MP $(CFLAGS)
 LDLIBS	 = -lhttp_parser -lssl -lcrypto -lyaml -ljansson -lzstd -lcurl -lm
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
@@ -43,30 +44,30 @@ build/asan/libgw.a: $(LIB_AOBJ)
 
 build/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(GW_CFLAGS) -c -o $@ $<
 
 build/asan/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
+	$(CC) $(GW_CFLAGS) $(SANFLAGS) -c -o $@ $<
 
 # Each binary is every .c in its folder plus libgw.
 define bin_rule
 bin/$(1): $$(patsubst %.c,build/%.o,$$(wildcard $(1)/*.c)) build/libgw.a
 	@mkdir -p $$(@D)
-	$$(CC) $$(CFLAGS) -o $$@ $$^ $$(LDLIBS)
+	$$(CC) $$(GW_CFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach b,$(BINS),$(eval $(call bin_rule,$(b))))
 
 bin/sample-api: $(patsubst %.c,build/%.o,$(wildcard tests/sample-api/*.c)) \
 	    build/libgw.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(GW_CFLAGS) -o $@ $^ $(LDLIBS)
 
 build/tests/%: build/tests/unit/%.o build/libgw.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(GW_CFLAGS) -o $@ $^ $(LDLIBS)
 
 build/asan/tests/%: build/asan/tests/unit/%.o build/asan/libgw.a
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(GW_CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 unit: $(UNIT)
 asan: $(UNIT_ASAN)

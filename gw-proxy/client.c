@@ -515,26 +515,6 @@ host_ok(const char *s, size_t n)
 	return 1;
 }
 
-/* Splits "host:port" into the host part (IPv6 literals keep brackets). */
-static struct gw_str
-host_only(struct gw_str h)
-{
-	size_t i;
-
-	if (h.n > 0 && h.p[0] == '[') {
-		for (i = 0; i < h.n && h.p[i] != ']'; i++)
-			;
-		h.n = i < h.n ? i + 1 : h.n;
-		return h;
-	}
-	for (i = 0; i < h.n; i++)
-		if (h.p[i] == ':') {
-			h.n = i;
-			break;
-		}
-	return h;
-}
-
 /*
  * Checks the parsed head and fills the exchange.  Returns 0, or -1 after
  * answering the client with the right status.
@@ -895,7 +875,7 @@ start_exchange(struct client *c, size_t end)
 	if (check_head(c) == -1)
 		return;
 	{
-		struct gw_str h = host_only(x->host);
+		struct gw_str h = http_host_only(x->host);
 
 		if (h.n >= sizeof(c->host))
 			h.n = sizeof(c->host) - 1;

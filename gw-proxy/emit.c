@@ -123,7 +123,8 @@ emit_exchange(struct client *c)
 	e.version =
 	    x->http_minor == 0 ? GW_STR("HTTP/1.0") : GW_STR("HTTP/1.1");
 	e.scheme = c->pio.ssl ? GW_STR("https") : GW_STR("http");
-	e.host = x->host;
+	e.host = http_host_only(x->host);
+	e.authority = x->host;
 	e.path = x->path;
 	e.query = x->query;
 	e.user_agent = x->user_agent;

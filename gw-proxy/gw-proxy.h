@@ -310,6 +310,7 @@ int http_hop_by_hop(const char *, size_t, const struct gw_str *conn);
 int http_str_ieq(const char *, size_t, const char *);
 const struct gw_hdr *http_hdr_get(const struct gw_hdr *, size_t, const char *);
 const char *http_reason(int status);
+struct gw_str http_host_only(struct gw_str);
 int http_has_token(const struct gw_str *, const char *);
 int http_write_error(
     struct gw_buf *, int status, const char *code, const char *msg, int close);

@@ -249,6 +249,29 @@ http_hop_by_hop(const char *name, size_t n, const struct gw_str *conn)
 	return 0;
 }
 
+/*
+ * Returns the host part of a Host value or authority, without the port;
+ * IPv6 literals keep their brackets.  Points into <h>.
+ */
+struct gw_str
+http_host_only(struct gw_str h)
+{
+	size_t i;
+
+	if (h.n > 0 && h.p[0] == '[') {
+		for (i = 0; i < h.n && h.p[i] != ']'; i++)
+			;
+		h.n = i < h.n ? i + 1 : h.n;
+		return h;
+	}
+	for (i = 0; i < h.n; i++)
+		if (h.p[i] == ':') {
+			h.n = i;
+			break;
+		}
+	return h;
+}
+
 /* Returns the first header called <name> (case-insensitive), or NULL. */
 const struct gw_hdr *
 http_hdr_get(const struct gw_hdr *h, size_t n, const char *name)

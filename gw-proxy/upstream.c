@@ -187,24 +187,26 @@ upconn_tls_start(struct upconn *uc)
 {
 	struct upstream *up = uc->up;
 	struct gw_addr tmp;
+	char hp[300];
+	int ip;
 
 	uc->pio.ssl = SSL_new(up->ssl_ctx);
 	if (uc->pio.ssl == NULL || SSL_set_fd(uc->pio.ssl, uc->pio.fd) != 1)
 		return -1;
 	SSL_set_connect_state(uc->pio.ssl);
+	/* An IP literal parses as an address with a port added. */
+	snprintf(hp, sizeof(hp),
+	    up->host[0] != '[' && strchr(up->host, ':') ? "[%s]:0" : "%s:0",
+	    up->host);
 	/* SNI only for names; verification against the name or the IP. */
-	if (gw_addr_parse(up->host, &tmp) == -1) {
-		char hp[300];
-
-		snprintf(hp, sizeof(hp), "%s:0", up->host);
-		if (gw_addr_parse(hp, &tmp) == -1)
-			(void)SSL_set_tlsext_host_name(uc->pio.ssl, up->host);
-	}
+	ip = gw_addr_parse(hp, &tmp) == 0;
+	if (!ip)
+		(void)SSL_set_tlsext_host_name(uc->pio.ssl, up->host);
 	if (SSL_get_verify_mode(uc->pio.ssl) != SSL_VERIFY_NONE) {
 		X509_VERIFY_PARAM *vp = SSL_get0_param(uc->pio.ssl);
 
-		if (X509_VERIFY_PARAM_set1_host(vp, up->host, 0) != 1 &&
-		    X509_VERIFY_PARAM_set1_ip_asc(vp, up->host) != 1)
+		if ((ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, up->host)
+		        : X509_VERIFY_PARAM_set1_host(vp, up->host, 0)) != 1)
 			return -1;
 	}
 	return 0;

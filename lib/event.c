@@ -408,16 +408,22 @@ put_body_meta(struct gw_buf *b, uint64_t length, uint64_t first_ns,
 	return 0;
 }
 
-/* Writes "raw": scheme://host path[?query] as one escaped string. */
+/*
+ * Writes "raw": scheme://authority path[?query] as one escaped string; the
+ * authority keeps its port, "host" does not.
+ */
 static int
 put_url(struct gw_buf *b, const struct gw_exchange *x)
 {
+	const struct gw_str *auth =
+	    x->authority.n > 0 ? &x->authority : &x->host;
+
 	if (ADDL(b, "\"url\":{\"raw\":\"") == -1)
 		return -1;
-	if (x->host.n > 0 &&
+	if (auth->n > 0 &&
 	    (gw_json_escape(b, x->scheme.p, x->scheme.n) == -1 ||
 	        ADDL(b, "://") == -1 ||
-	        gw_json_escape(b, x->host.p, x->host.n) == -1))
+	        gw_json_escape(b, auth->p, auth->n) == -1))
 		return -1;
 	if (gw_json_escape(b, x->path.p, x->path.n) == -1)
 		return -1;

@@ -73,8 +73,10 @@ struct gw_exchange {
 	struct gw_str version; /* "HTTP/1.1" */
 	struct gw_str scheme;  /* "http" or "https" */
 	struct gw_str host;    /* Host header or authority, no port */
-	struct gw_str path;    /* origin-form path, no query */
-	struct gw_str query;   /* without "?"; empty if none */
+	/* Host as received, port included, for url.raw (host if empty). */
+	struct gw_str authority;
+	struct gw_str path;  /* origin-form path, no query */
+	struct gw_str query; /* without "?"; empty if none */
 	struct gw_str user_agent;
 	const struct gw_hdr *req_headers; /* NULL: metadata-only */
 	size_t n_req_headers;
