@@ -44,28 +44,31 @@ http_find_head_end(const char *data, size_t n, size_t *scan, size_t *end)
 }
 
 /*
- * Returns 0 if every line of the head ends in CRLF, no CR stands alone and
- * no line starts with whitespace (obs-fold, RFC 9112 §5.2), else -1.
+ * Returns 0 if every line of the head ends in CRLF, no CR stands alone, no
+ * NUL appears and no line starts with whitespace (obs-fold, RFC 9112
+ * §5.2), else -1.  Runs on every head, so it jumps between line ends with
+ * memchr() rather than looking at each byte.
  */
 int
 http_lines_strict(const char *h, size_t n)
 {
-	size_t i;
+	const char *p = h, *e = h + n, *nl;
 
-	for (i = 0; i < n; i++) {
-		if (h[i] == '\n') {
-			if (i == 0 || h[i - 1] != '\r')
-				return -1;
-			if (i + 1 < n && (h[i + 1] == ' ' || h[i + 1] == '\t'))
-				return -1;
-		} else if (h[i] == '\r') {
-			if (i + 1 >= n || h[i + 1] != '\n')
-				return -1;
-		} else if (h[i] == '\0')
-			return -1;
-	}
-	/* The request line itself must not start with whitespace. */
 	if (n > 0 && (h[0] == ' ' || h[0] == '\t'))
+		return -1;
+	if (memchr(h, '\0', n) != NULL)
+		return -1;
+	while (p < e && (nl = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+		/* One CR per line, right before its LF. */
+		if (nl == h || nl[-1] != '\r' ||
+		    memchr(p, '\r', (size_t)(nl - 1 - p)) != NULL)
+			return -1;
+		if (nl + 1 < e && (nl[1] == ' ' || nl[1] == '\t'))
+			return -1;
+		p = nl + 1;
+	}
+	/* Bytes after the last LF: a CR there would be alone. */
+	if (p < e && memchr(p, '\r', (size_t)(e - p)) != NULL)
 		return -1;
 	return 0;
 }
@@ -229,24 +232,49 @@ http_has_token(const struct gw_str *v, const char *tok)
 int
 http_hop_by_hop(const char *name, size_t n, const struct gw_str *conn)
 {
-	static const char *const hop[] = { "connection", "keep-alive",
-		"proxy-connection", "te", "trailer", "transfer-encoding",
-		"upgrade", "content-length", "expect", "http2-settings" };
-	size_t i;
+	char tmp[64];
 
-	for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-		if (http_str_ieq(name, n, hop[i]))
+	/* By length first: most headers are not hop-by-hop. */
+	switch (n) {
+	case 2:
+		if (http_str_ieq(name, n, "te"))
 			return 1;
-	if (conn != NULL && conn->n > 0) {
-		char tmp[64];
-
-		if (n >= sizeof(tmp))
-			return 0;
-		memcpy(tmp, name, n);
-		tmp[n] = '\0';
-		return http_has_token(conn, tmp);
+		break;
+	case 6:
+		if (http_str_ieq(name, n, "expect"))
+			return 1;
+		break;
+	case 7:
+		if (http_str_ieq(name, n, "trailer") ||
+		    http_str_ieq(name, n, "upgrade"))
+			return 1;
+		break;
+	case 10:
+		if (http_str_ieq(name, n, "connection") ||
+		    http_str_ieq(name, n, "keep-alive"))
+			return 1;
+		break;
+	case 14:
+		if (http_str_ieq(name, n, "content-length") ||
+		    http_str_ieq(name, n, "http2-settings"))
+			return 1;
+		break;
+	case 16:
+		if (http_str_ieq(name, n, "proxy-connection"))
+			return 1;
+		break;
+	case 17:
+		if (http_str_ieq(name, n, "transfer-encoding"))
+			return 1;
+		break;
+	default:
+		break;
 	}
-	return 0;
+	if (conn == NULL || conn->n == 0 || n >= sizeof(tmp))
+		return 0;
+	memcpy(tmp, name, n);
+	tmp[n] = '\0';
+	return http_has_token(conn, tmp);
 }
 
 /*

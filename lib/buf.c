@@ -114,6 +114,14 @@ gw_buf_add(struct gw_buf *b, const void *p, size_t n)
 {
 	char *t;
 
+	/* The common case on hot paths: room already there. */
+	if (n <= b->cap - b->off - b->len && n <= b->max - b->len) {
+		if (n > 0)
+			memcpy(b->data + b->off + b->len, p, n);
+		b->len += n;
+		return 0;
+	}
+
 	if (n == 0)
 		return 0;
 	if ((t = gw_buf_reserve(b, n)) == NULL)
