@@ -47,7 +47,7 @@ track() {
 alive() {
 	local st=""
 	# Builtins only: this runs in tight polling loops.
-	read -r st <"/proc/$1/stat" 2>/dev/null || [ -n "$st" ] || return 1
+	read -r st 2>/dev/null <"/proc/$1/stat" || [ -n "$st" ] || return 1
 	st=${st##*) }
 	st=${st%% *}
 	[ -n "$st" ] && [ "$st" != Z ]
@@ -111,12 +111,15 @@ free_port() {
 start_api() {
 	local name=${1:-api} out line="" pid i
 	out=$T/$name.out
+	# A second start under the same name must not read the first one's
+	# port before the new process has truncated the file.
+	rm -f "$out"
 	"$API" --listen 127.0.0.1:0 >"$out" 2>"$T/$name.err" 3>&- &
 	pid=$!
 	track "$pid"
 	for ((i = 0; i < 200; i++)); do
 		line=""
-		read -r line <"$out" 2>/dev/null || true
+		read -r line 2>/dev/null <"$out" || true
 		[[ $line == "listening on 127.0.0.1:"* ]] && break
 		alive "$pid" || fail "sample-api exited: $(cat "$T/$name.err")" ||
 		    return 1
@@ -131,8 +134,11 @@ start_api() {
 # start_proxy_as NAME [--https] ARGS...: starts gw-proxy listening on a
 # free port (https:// with --https) with ARGS, events in
 # $T/events-NAME.ndjson and stderr in $T/proxy-NAME.err ("main" uses
-# $EV and $ERR), and waits until the port listens.  Sets LAST_PORT and
-# LAST_PID.  A port taken in the meantime is retried with another.
+# $EV and $ERR), and waits until that process listens on the port.  It
+# asks ss rather than connecting: a probe connection would add a
+# tcp_connection_closed.v0 event that tests counting events would see.
+# Sets LAST_PORT and LAST_PID.  A port taken in the meantime (exit with
+# "Address already in use") is retried with another.
 start_proxy_as() {
 	local name=$1 scheme="" ev err port pid attempt i
 	shift
@@ -233,9 +239,18 @@ ok_after() {
 	[ "$body" = '{"ok":true}' ] || fail "unexpected body: $body"
 }
 
-# rss_kb PID: the resident set size of PID in KiB.
+# rss_kb PID: sets RSS to the resident set size of PID in KiB (0 if
+# gone).  Builtins only, for sampling loops.
 rss_kb() {
-	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null
+	local k v rest
+	RSS=0
+	while read -r k v rest; do
+		if [ "$k" = VmRSS: ]; then
+			RSS=$v
+			return 0
+		fi
+	done 2>/dev/null <"/proc/$1/status"
+	return 0
 }
 
 # upstream_busy PORT: a connection to 127.0.0.1:PORT is established.
