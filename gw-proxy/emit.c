@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "gw-proxy.h"
+#include "json.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -191,6 +192,51 @@ emit_audit(const char *type, const char *source, const char *object_json)
 {
 	queue(gw_event_audit(
 	    gw_out_begin(&P.ev), type, source, object_json, gw_now_ns()));
+}
+
+/* Renders the capture settings of <pc> as a JSON object into <b>. */
+static int
+capture_settings(struct gw_buf *b, const struct pconf *pc)
+{
+	size_t i;
+	int r = 0;
+
+	r |= gw_buf_adds(b, "{\"full_capture\":");
+	r |= gw_json_bool(b, pc->o.full_capture);
+	r |= gw_buf_adds(b, ",\"body_limit\":");
+	r |= gw_json_u64(b, pc->o.body_limit);
+	r |= gw_buf_adds(b, ",\"header_value_limit\":");
+	r |= gw_json_u64(b, GW_HEADER_VALUE_LIMIT);
+	r |= gw_buf_adds(b, ",\"redact_headers\":[");
+	for (i = 0; !pc->o.no_redact && i < pc->redact.n; i++) {
+		if (i > 0)
+			r |= gw_buf_addc(b, ',');
+		r |= gw_json_cstr(b, pc->redact.names[i]);
+	}
+	r |= gw_buf_adds(b, "]}");
+	r |= gw_buf_addc(b, '\0');
+	return r;
+}
+
+/*
+ * Emits capture_settings_updated.v0 for <pc> when <old> is NULL (start)
+ * or its settings differ.
+ */
+void
+emit_capture_settings(
+    const struct pconf *pc, const struct pconf *old, const char *source)
+{
+	struct gw_buf a, b;
+
+	gw_buf_init(&a, 64 * 1024);
+	gw_buf_init(&b, 64 * 1024);
+	if (capture_settings(&a, pc) == 0 &&
+	    (old == NULL || capture_settings(&b, old) != 0 ||
+	        strcmp(gw_buf_head(&a), gw_buf_head(&b)) != 0))
+		emit_audit(
+		    "capture_settings_updated.v0", source, gw_buf_head(&a));
+	gw_buf_fini(&a);
+	gw_buf_fini(&b);
 }
 
 /* Logs the periodic stats line. */

@@ -273,7 +273,7 @@ struct upstream *conf_route(struct pconf *, const char *host, size_t len);
 
 /* listen.c */
 int listen_apply(struct pconf *, const char *source, struct gw_error *);
-void listen_close_all(const char *source);
+void listen_close_all(const char *source, const char *reason);
 
 /* client.c */
 void client_accept(struct listener *, int fd, const struct gw_addr *peer);
@@ -333,5 +333,7 @@ void emit_conn_closed(struct client *);
 void emit_audit(const char *type, const char *source, const char *object_json);
 void emit_flush(int block);
 void emit_stats(void);
+void emit_capture_settings(
+    const struct pconf *, const struct pconf *old, const char *source);
 
 #endif

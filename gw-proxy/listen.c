@@ -18,9 +18,13 @@
 static struct gw_timer accept_timer;
 static int accept_paused;
 
+/*
+ * Emits endpoint_started.v0 or endpoint_stopped.v0 for <l> under <pc>,
+ * with the object docs/PROTOCOL.md gives; <reason> only for stops.
+ */
 static void
-endpoint_event(
-    const char *type, const char *source, struct listener *l, struct pconf *pc)
+endpoint_event(const char *type, const char *source, struct listener *l,
+    struct pconf *pc, const char *reason)
 {
 	struct gw_buf b;
 	size_t i;
@@ -29,10 +33,14 @@ endpoint_event(
 	gw_buf_init(&b, 64 * 1024);
 	r |= gw_buf_adds(&b, "{\"listen\":");
 	r |= gw_json_cstr(&b, l->spec);
-	r |= gw_buf_adds(&b, ",\"scheme\":");
-	r |= gw_json_cstr(&b, l->tls ? "https" : "http");
 	r |= gw_buf_adds(&b, ",\"upstream\":");
 	r |= gw_json_cstr(&b, pc->dflt ? pc->dflt->url : NULL);
+	r |= gw_buf_adds(&b, ",\"tls\":");
+	r |= gw_json_bool(&b, l->tls);
+	/* No policy engine yet: gw-policy fills these in. */
+	r |= gw_buf_adds(&b, ",\"policy\":null,\"policy_fail_open\":false");
+	r |= gw_buf_adds(&b, ",\"full_capture\":");
+	r |= gw_json_bool(&b, pc->o.full_capture);
 	r |= gw_buf_adds(&b, ",\"routes\":{");
 	for (i = 0; i < pc->n_routes; i++) {
 		if (i > 0)
@@ -41,8 +49,11 @@ endpoint_event(
 		r |= gw_buf_addc(&b, ':');
 		r |= gw_json_cstr(&b, pc->routes[i].up->url);
 	}
-	r |= gw_buf_adds(&b, "},\"full_capture\":");
-	r |= gw_json_bool(&b, pc->o.full_capture);
+	r |= gw_buf_addc(&b, '}');
+	if (reason != NULL) {
+		r |= gw_buf_adds(&b, ",\"reason\":");
+		r |= gw_json_cstr(&b, reason);
+	}
 	r |= gw_buf_addc(&b, '}');
 	if (r == 0 && gw_buf_addc(&b, '\0') == 0)
 		emit_audit(type, source, gw_buf_head(&b));
@@ -184,10 +195,12 @@ listen_apply(struct pconf *pc, const char *source, struct gw_error *err)
 		next = TAILQ_NEXT(l, entry);
 		if (l->keep) {
 			/* Still here, maybe with new upstreams: say so. */
-			endpoint_event("endpoint_started.v0", source, l, pc);
+			endpoint_event(
+			    "endpoint_started.v0", source, l, pc, NULL);
 			continue;
 		}
-		endpoint_event("endpoint_stopped.v0", source, l, P.conf);
+		endpoint_event(
+		    "endpoint_stopped.v0", source, l, P.conf, "reload");
 		TAILQ_REMOVE(&P.listeners, l, entry);
 		listener_close(l);
 	}
@@ -197,20 +210,21 @@ listen_apply(struct pconf *pc, const char *source, struct gw_error *err)
 		if (!accept_paused)
 			(void)gw_io_set(P.loop, &l->io, GW_READ);
 		gw_info("listening on %s", l->spec);
-		endpoint_event("endpoint_started.v0", source, l, pc);
+		endpoint_event("endpoint_started.v0", source, l, pc, NULL);
 	}
 	return 0;
 }
 
 /* Closes every listener (drain, exit), each with an audit event. */
 void
-listen_close_all(const char *source)
+listen_close_all(const char *source, const char *reason)
 {
 	struct listener *l;
 
 	while ((l = TAILQ_FIRST(&P.listeners)) != NULL) {
 		TAILQ_REMOVE(&P.listeners, l, entry);
-		endpoint_event("endpoint_stopped.v0", source, l, P.conf);
+		endpoint_event(
+		    "endpoint_stopped.v0", source, l, P.conf, reason);
 		listener_close(l);
 	}
 	if (accept_paused)

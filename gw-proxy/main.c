@@ -86,7 +86,7 @@ on_stop(struct gw_loop *loop, int signo, void *arg)
 	}
 	gw_info("%s: draining %u connections", strsignal(signo), P.n_clients);
 	P.draining = 1;
-	listen_close_all("signal");
+	listen_close_all("signal", "signal");
 	client_drain_idle();
 	if (P.n_clients == 0) {
 		gw_loop_stop(loop);
@@ -118,6 +118,7 @@ on_reload(struct gw_loop *loop, int signo, void *arg)
 			conf_unref(pc);
 		return;
 	}
+	emit_capture_settings(pc, P.conf, "signal");
 	conf_unref(P.conf);
 	P.conf = pc;
 	apply_logging(pc);
@@ -198,6 +199,7 @@ main(int argc, char **argv)
 		emit_flush(1);
 		return EX_UNAVAILABLE;
 	}
+	emit_capture_settings(P.conf, NULL, "cli");
 	if (gw_loop_signal(P.loop, SIGTERM, on_stop, NULL) == -1 ||
 	    gw_loop_signal(P.loop, SIGINT, on_stop, NULL) == -1 ||
 	    gw_loop_signal(P.loop, SIGHUP, on_reload, NULL) == -1) {
@@ -217,7 +219,7 @@ main(int argc, char **argv)
 		return EX_SOFTWARE;
 	}
 
-	listen_close_all("signal");
+	listen_close_all("signal", "signal");
 	client_reap();
 	upstream_free_all();
 	emit_stats();

@@ -147,15 +147,11 @@ upstream_get(const char *url, struct pconf *pc, struct gw_error *err)
 		    strerror(errno));
 		goto fail;
 	}
-	up->hostport = malloc(strlen(up->host) + strlen(up->port) + 4);
-	if (up->hostport == NULL) {
+	if ((up->hostport = malloc(GW_ADDRSTRLEN)) == NULL) {
 		gw_error_set(err, NULL, 0, 0, "out of memory");
 		goto fail;
 	}
-	gw_addr_str(&up->addr, up->hostport,
-	    strlen(up->host) + strlen(up->port) + 4 < GW_ADDRSTRLEN
-	        ? strlen(up->host) + strlen(up->port) + 4
-	        : GW_ADDRSTRLEN);
+	gw_addr_str(&up->addr, up->hostport, GW_ADDRSTRLEN);
 	if (up->tls) {
 		up->ssl_ctx = tls_client_ctx(
 		    pc->o.upstream_ca, pc->o.upstream_insecure, err);
@@ -293,7 +289,10 @@ upconn_fail(struct upconn *uc, const char *code, int status, const char *msg)
 	if (!up->down_logged &&
 	    (strcmp(code, "GW_UPSTREAM_REFUSED") == 0 ||
 	        strcmp(code, "GW_UPSTREAM_CONNECT_TIMEOUT") == 0)) {
-		gw_warn("upstream %s: %s", up->hostport, msg);
+		if (strncmp(msg, "upstream ", 9) == 0)
+			gw_warn("%s", msg);
+		else
+			gw_warn("upstream %s: %s", up->hostport, msg);
 		up->down_logged = 1;
 	}
 	/* client_upstream_failed() aborts (closes) uc through x->uc. */
@@ -646,14 +645,29 @@ parse_head(struct upconn *uc)
 	return 1;
 }
 
-/* Feeds buffered body bytes to the parser, pausing on backpressure. */
+/*
+ * Feeds buffered body bytes to the parser, which queues them for the
+ * client.  When the client's queue passes the high-water mark the feed
+ * pauses; if a flush then empties the queue at once, it goes on here,
+ * because no write event would come to resume it.
+ */
 static void
 feed_body(struct upconn *uc)
 {
+	struct client *c = uc->c;
 	enum http_errno e;
 	size_t n;
 
-	while (uc->in.len > 0 && !uc->paused) {
+	for (;;) {
+		if (uc->paused) {
+			client_kick(c);
+			if (uc->dead || uc->c == NULL ||
+			    c->out.len >= PROXY_HIGH_WATER)
+				return;
+			uc->paused = 0;
+		}
+		if (uc->in.len == 0)
+			break;
 		n = uc->in.len < PROXY_IO_CHUNK ? uc->in.len : PROXY_IO_CHUNK;
 		n = http_parser_execute(
 		    &uc->parser, &res_settings, gw_buf_head(&uc->in), n);
@@ -669,8 +683,7 @@ feed_body(struct upconn *uc)
 			return;
 		}
 	}
-	if (uc->c != NULL)
-		client_kick(uc->c);
+	client_kick(c);
 }
 
 static void
@@ -754,8 +767,7 @@ upconn_connected(struct upconn *uc)
 	if (e != 0) {
 		char msg[128];
 
-		snprintf(msg, sizeof(msg), "upstream %s: %s", uc->up->hostport,
-		    strerror(e));
+		snprintf(msg, sizeof(msg), "%s", strerror(e));
 		upconn_fail(uc,
 		    e == ECONNREFUSED ? "GW_UPSTREAM_REFUSED"
 		                      : "GW_UPSTREAM_RESET",
