@@ -112,3 +112,28 @@ raw_upstream() {
 	wait_for 10 grep -qE 'stats: .*events_dropped=[1-9]' "$T/err"
 	alive "$pid"
 }
+
+@test "an upstream that never completes the connect: 502 GW_UPSTREAM_CONNECT_TIMEOUT after --connect-timeout" {
+	common_teardown
+	: >"$T/pids"
+	"$API" --listen 127.0.0.1:0 --no-accept >"$T/stuck.out" 2>&1 3>&- &
+	track $!
+	wait_for 10 grep -q 'listening on' "$T/stuck.out"
+	stuck=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$T/stuck.out")
+	# Fill the listen queue so that the next connect hangs: a few
+	# holders get in, the rest wait in SYN-SENT like the proxy will.
+	for i in 1 2 3 4; do
+		bash -c "exec 9<>/dev/tcp/127.0.0.1/$stuck; sleep 30" \
+		    >/dev/null 2>&1 3>&- &
+		track $!
+	done
+	wait_for 10 upstream_busy "$stuck"
+	start_proxy --upstream "http://127.0.0.1:$stuck" --connect-timeout 1s
+	code=$(curl -sS --max-time 30 -o "$T/b" -w '%{http_code}' \
+	    "http://127.0.0.1:$PORT/healthz")
+	[ "$code" = 502 ] || fail "got $code: $(cat "$T/b")"
+	grep -q GW_UPSTREAM_CONNECT_TIMEOUT "$T/b"
+	wait_events http_request_complete.v0 1
+	[ "$(last_exchange | jq -r .object.error.code)" = GW_UPSTREAM_CONNECT_TIMEOUT ]
+	grep -q 'connect timed out' "$ERR"
+}

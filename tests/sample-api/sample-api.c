@@ -1584,6 +1584,9 @@ conn_new(int fd)
 	}
 }
 
+/* --no-accept: a listener whose queue fills, for connect timeouts. */
+static bool no_accept;
+
 static void
 accept_set(bool on)
 {
@@ -1636,7 +1639,7 @@ timers_run(void)
 	uint64_t now = now_ms();
 	struct conn *c;
 
-	if (!srv.accepting && srv.accept_resume <= now)
+	if (!srv.accepting && !no_accept && srv.accept_resume <= now)
 		accept_set(true);
 	while (srv.nheap > 0 && srv.heap[0]->timer_at <= now) {
 		c = srv.heap[0];
@@ -1653,9 +1656,12 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: " PROG " [--listen ADDR:PORT]\n"
+	    "usage: " PROG " [--listen ADDR:PORT] [--no-accept]\n"
 	    "  --listen ADDR:PORT  address to serve (default "
 	    "127.0.0.1:3000; port 0 picks one)\n"
+	    "  --no-accept         listen with a backlog of 0 and never "
+	    "accept,\n"
+	    "                      so that connects hang (for tests)\n"
 	    "Prints \"listening on ADDR:PORT\" on stdout once ready.\n"
 	    "Exit status: 0 on SIGTERM/SIGINT, 64 usage, 71 OS error.\n");
 }
@@ -1718,7 +1724,7 @@ listen_on(const char *spec)
 			continue;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, 4096) == 0)
+		    listen(fd, no_accept ? 0 : 4096) == 0)
 			break;
 		rc = errno;
 		close(fd);
@@ -1825,7 +1831,8 @@ setup(const char *listen_spec)
 		    stderr, PROG ": error: epoll_ctl: %s\n", strerror(errno));
 		exit(EX_OSERR);
 	}
-	accept_set(true);
+	if (!no_accept)
+		accept_set(true);
 	for (i = 0; i < sizeof(srv.pattern); i++)
 		srv.pattern[i] = (unsigned char)(i % PATTERN_MOD);
 	srv.settings.on_message_begin = on_message_begin;
@@ -1881,6 +1888,8 @@ main(int argc, char **argv)
 			listen_spec = argv[++i];
 		else if (strncmp(argv[i], "--listen=", 9) == 0)
 			listen_spec = argv[i] + 9;
+		else if (strcmp(argv[i], "--no-accept") == 0)
+			no_accept = true;
 		else if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
