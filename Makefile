@@ -58,6 +58,16 @@ bin/$(1): $$(patsubst %.c,build/%.o,$$(wildcard $(1)/*.c)) build/libgw.a
 endef
 $(foreach b,$(BINS),$(eval $(call bin_rule,$(b))))
 
+# The same binaries under ASan + UBSan, for a second integration run.
+define asan_bin_rule
+build/asan/bin/$(1): $$(patsubst %.c,build/asan/%.o,$$(wildcard $(2)/*.c)) \
+	    build/asan/libgw.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(GW_CFLAGS) $$(SANFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach b,$(BINS),$(eval $(call asan_bin_rule,$(b),$(b))))
+$(eval $(call asan_bin_rule,sample-api,tests/sample-api))
+
 bin/sample-api: $(patsubst %.c,build/%.o,$(wildcard tests/sample-api/*.c)) \
 	    build/libgw.a
 	@mkdir -p $(@D)
@@ -70,7 +80,7 @@ build/asan/tests/%: build/asan/tests/unit/%.o build/asan/libgw.a
 	$(CC) $(GW_CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 unit: $(UNIT)
-asan: $(UNIT_ASAN)
+asan: $(UNIT_ASAN) $(BINS:%=build/asan/bin/%) build/asan/bin/sample-api
 
 deps:
 	@scripts/install-deps

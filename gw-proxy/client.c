@@ -879,7 +879,8 @@ start_exchange(struct client *c, size_t end)
 
 		if (h.n >= sizeof(c->host))
 			h.n = sizeof(c->host) - 1;
-		memcpy(c->host, h.p, h.n);
+		if (h.n > 0)
+			memcpy(c->host, h.p, h.n);
 		c->host[h.n] = '\0';
 		x->up = conf_route(c->conf, h.p, h.n);
 	}

@@ -17,8 +17,11 @@
 # subshell record them too) and teardown stops every one of them.
 
 ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-PROXY=$ROOT/bin/gw-proxy
-API=$ROOT/bin/sample-api
+# GW_BIN_DIR runs the suite against other builds (tests/run uses it for
+# the sanitizer build).
+BIN_DIR=${GW_BIN_DIR:-$ROOT/bin}
+PROXY=$BIN_DIR/gw-proxy
+API=$BIN_DIR/sample-api
 
 # bats reads its own output on fd 3: a background process that keeps it
 # open makes bats wait for it, and raw connections must use other fds.
