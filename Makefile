@@ -16,7 +16,8 @@ WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 CFLAGS	?= -O2 -g
 # Flags gw needs whatever CFLAGS the user gives.
 GW_CFLAGS = -std=c17 $(WARN) -D_GNU_SOURCE -Ilib -MMD -MP $(CFLAGS)
-LDLIBS	 = -lhttp_parser -lssl -lcrypto -lyaml -ljansson -lzstd -lcurl -lm
+LDLIBS	 = -lhttp_parser -lssl -lcrypto -lyaml -ljansson -lzstd -lcurl \
+	   -lpcre2-8 -lz -lm
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 
@@ -26,6 +27,12 @@ PROGS	 = $(BINS:%=bin/%) bin/sample-api
 LIB_SRC	 = $(wildcard lib/*.c)
 LIB_OBJ	 = $(LIB_SRC:%.c=build/%.o)
 LIB_AOBJ = $(LIB_SRC:%.c=build/asan/%.o)
+
+# gw-policy's engine (every file but main.c) is also a library, so that
+# unit tests and later tools use the same code as the daemon.
+POLICY_SRC = $(filter-out gw-policy/main.c,$(wildcard gw-policy/*.c))
+POLICY_OBJ = $(POLICY_SRC:%.c=build/%.o)
+POLICY_AOBJ = $(POLICY_SRC:%.c=build/asan/%.o)
 
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT	 = $(UNIT_SRC:tests/unit/%.c=build/tests/%)
@@ -40,6 +47,12 @@ build/libgw.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 build/asan/libgw.a: $(LIB_AOBJ)
+	$(AR) rcs $@ $^
+
+build/policy.a: $(POLICY_OBJ)
+	$(AR) rcs $@ $^
+
+build/asan/policy.a: $(POLICY_AOBJ)
 	$(AR) rcs $@ $^
 
 build/%.o: %.c
@@ -73,10 +86,11 @@ bin/sample-api: $(patsubst %.c,build/%.o,$(wildcard tests/sample-api/*.c)) \
 	@mkdir -p $(@D)
 	$(CC) $(GW_CFLAGS) -o $@ $^ $(LDLIBS)
 
-build/tests/%: build/tests/unit/%.o build/libgw.a
+build/tests/%: build/tests/unit/%.o build/policy.a build/libgw.a
 	$(CC) $(GW_CFLAGS) -o $@ $^ $(LDLIBS)
 
-build/asan/tests/%: build/asan/tests/unit/%.o build/asan/libgw.a
+build/asan/tests/%: build/asan/tests/unit/%.o build/asan/policy.a \
+	    build/asan/libgw.a
 	$(CC) $(GW_CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 unit: $(UNIT)
