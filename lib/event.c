@@ -585,3 +585,51 @@ gw_event_audit(struct gw_buf *b, const char *type, const char *source,
 	}
 	return 0;
 }
+
+int
+gw_event_policy_request(struct gw_buf *b, uint64_t id, const char *phase,
+    const struct gw_exchange *x)
+{
+	size_t mark = b->len;
+	int truncated = 0;
+
+	if (ADDL(b, "{\"id\":") == -1 || gw_json_u64(b, id) == -1 ||
+	    ADDL(b, ",\"phase\":") == -1 || gw_json_cstr(b, phase) == -1 ||
+	    ADDL(b, ",") == -1 || put_conn(b, x->conn, 0) == -1)
+		goto fail;
+	/* put_conn() closed the object: reopen it for "tls". */
+	b->len--;
+	if (x->tls_version == NULL) {
+		if (ADDL(b, ",\"tls\":null}") == -1)
+			goto fail;
+	} else if (ADDL(b, ",\"tls\":{\"version\":") == -1 ||
+	    gw_json_cstr(b, x->tls_version) == -1 ||
+	    ADDL(b, ",\"cipher_suite\":") == -1 ||
+	    gw_json_cstr(b, x->tls_cipher) == -1 || ADDL(b, "}}") == -1)
+		goto fail;
+	if (x->method.n > 0 &&
+	    (ADDL(b, ",\"req\":{\"method\":") == -1 ||
+	        put_str(b, &x->method) == -1 ||
+	        ADDL(b, ",\"version\":") == -1 ||
+	        put_str(b, &x->version) == -1 || ADDL(b, ",") == -1 ||
+	        put_url(b, x) == -1 || ADDL(b, ",\"headers\":") == -1 ||
+	        put_headers(b, x->req_headers, x->n_req_headers, NULL, SIZE_MAX,
+	            &truncated) == -1 ||
+	        ADDL(b, ",\"user_agent\":") == -1 ||
+	        put_str(b, &x->user_agent) == -1 || ADDL(b, "}") == -1))
+		goto fail;
+	if (x->status != 0 &&
+	    (ADDL(b, ",\"res\":{\"status_code\":") == -1 ||
+	        gw_json_i64(b, x->status) == -1 ||
+	        ADDL(b, ",\"headers\":") == -1 ||
+	        put_headers(b, x->res_headers, x->n_res_headers, NULL, SIZE_MAX,
+	            &truncated) == -1 ||
+	        ADDL(b, "}") == -1))
+		goto fail;
+	if (ADDL(b, "}") == -1)
+		goto fail;
+	return 0;
+fail:
+	b->len = mark;
+	return -1;
+}

@@ -151,6 +151,17 @@ int gw_event_audit(struct gw_buf *, const char *type, const char *source,
     const char *object_json, uint64_t ts_ns);
 
 /*
+ * Appends a question for gw-policy (docs/PROTOCOL.md §8.2), one JSON
+ * object without newline: {"id":<id>,"phase":<phase>,"conn":{…,"tls":…},
+ * "req":{…}[,"res":{…}]}.  "req" is written when x->method is set and
+ * "res" when x->status is; headers are never redacted or cut, because
+ * policies match on the real values.  Returns 0, or -1 (buffer full,
+ * unchanged).
+ */
+int gw_event_policy_request(struct gw_buf *, uint64_t id, const char *phase,
+    const struct gw_exchange *x);
+
+/*
  * Writes the canonical form of header name <n> ("x-api-key" →
  * "X-Api-Key") into <out> (at least <len> bytes, not NUL-terminated;
  * <out> may be <name>).

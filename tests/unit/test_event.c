@@ -829,6 +829,54 @@ TEST(full_buffer_leaves_buffer_unchanged)
 	CHECK(all_or_nothing(3));
 }
 
+TEST(policy_request_keeps_real_values)
+{
+	struct gw_exchange x;
+	json_t *j;
+
+	full_exchange(&x);
+	x.status = 0;
+	gw_buf_reset(&out);
+	CHECK(gw_event_policy_request(&out, 17, "on_http_request", &x) == 0);
+	CHECK(memchr(gw_buf_head(&out), '\n', out.len) == NULL);
+	j = parse(&out);
+	CHECK(int_at(j, "id") == 17);
+	CHECK_STREQ(str_at(j, "phase"), "on_http_request");
+	CHECK_STREQ(str_at(j, "conn.client_ip"), "203.0.113.7");
+	CHECK_STREQ(str_at(j, "conn.tls.version"), "1.3");
+	CHECK_STREQ(str_at(j, "req.method"), "POST");
+	CHECK_STREQ(str_at(j, "req.url.path"), "/v1/orders");
+	/* Policies match on real values: no redaction here. */
+	CHECK_STREQ(hdr(j, "req.headers", "Authorization", 0), "Bearer s3cret");
+	CHECK(hdr_count(j, "req.headers", "Accept") == 2);
+	CHECK(at(j, "res") == NULL);
+	CHECK(at(j, "object") == NULL);
+	json_decref(j);
+
+	x.status = 200;
+	x.tls_version = NULL;
+	gw_buf_reset(&out);
+	CHECK(gw_event_policy_request(&out, 18, "on_http_response", &x) == 0);
+	j = parse(&out);
+	CHECK(int_at(j, "res.status_code") == 200);
+	CHECK_STREQ(hdr(j, "res.headers", "Set-Cookie", 1), "b=2; Path=/");
+	CHECK(at(j, "conn.tls") != NULL && json_is_null(at(j, "conn.tls")));
+	json_decref(j);
+}
+
+TEST(policy_request_full_buffer_unchanged)
+{
+	struct gw_exchange x;
+	struct gw_buf small;
+
+	full_exchange(&x);
+	gw_buf_init(&small, 100);
+	CHECK(gw_buf_adds(&small, "x") == 0);
+	CHECK(gw_event_policy_request(&small, 1, "on_http_request", &x) == -1);
+	CHECK(small.len == 1);
+	gw_buf_fini(&small);
+}
+
 int
 main(void)
 {
@@ -853,6 +901,8 @@ main(void)
 	RUN(audit);
 	RUN(open_and_close);
 	RUN(full_buffer_leaves_buffer_unchanged);
+	RUN(policy_request_keeps_real_values);
+	RUN(policy_request_full_buffer_unchanged);
 	gw_buf_fini(&out);
 	return harness_done();
 }
