@@ -26,6 +26,7 @@ enum {
 	T_IDLE,   /* keep-alive, nothing received */
 	T_ACTIVE, /* no progress on the client side of an exchange */
 	T_LINGER, /* discarding input before closing */
+	T_POLICY, /* waiting for gw-policy's answer */
 };
 
 static void client_io(struct gw_loop *, struct gw_io *, int);
@@ -63,18 +64,21 @@ static void
 exch_reset(struct exch *x)
 {
 	struct gw_buf head = x->head, rhead = x->rhead;
-	struct gw_buf rc = x->req_cap, sc = x->res_cap;
+	struct gw_buf rc = x->req_cap, sc = x->res_cap, extra = x->extra;
 
+	json_decref(x->pol);
 	memset(x, 0, offsetof(struct exch, hdrs));
 	memset(&x->n_hdrs, 0, sizeof(*x) - offsetof(struct exch, n_hdrs));
 	x->head = head;
 	x->rhead = rhead;
 	x->req_cap = rc;
 	x->res_cap = sc;
+	x->extra = extra;
 	gw_buf_reset(&x->head);
 	gw_buf_reset(&x->rhead);
 	gw_buf_reset(&x->req_cap);
 	gw_buf_reset(&x->res_cap);
+	gw_buf_reset(&x->extra);
 }
 
 /*
@@ -134,6 +138,8 @@ exch_free(struct exch *x)
 	gw_buf_fini(&x->rhead);
 	gw_buf_fini(&x->req_cap);
 	gw_buf_fini(&x->res_cap);
+	gw_buf_fini(&x->extra);
+	json_decref(x->pol);
 	free(x);
 }
 
@@ -153,6 +159,7 @@ exch_get(struct client *c)
 		gw_buf_init(&x->rhead, 64 * 1024);
 		gw_buf_init(&x->req_cap, 0);
 		gw_buf_init(&x->res_cap, 0);
+		gw_buf_init(&x->extra, 256 * 1024);
 	}
 	/* Limits follow the configuration, which a reload may change. */
 	x->head.max = c->conf->o.max_header_size + 4;
@@ -167,6 +174,8 @@ exch_put(struct exch *x)
 {
 	if (x == NULL)
 		return;
+	json_decref(x->pol);
+	x->pol = NULL;
 	if (n_exch_cache < CACHE_MAX && x->head.cap <= 64 * 1024 &&
 	    x->req_cap.cap <= 64 * 1024 && x->res_cap.cap <= 64 * 1024) {
 		exch_cache[n_exch_cache++] = x;
@@ -192,6 +201,7 @@ client_accept(struct listener *lis, int fd, const struct gw_addr *peer)
 	}
 	c->lis = lis;
 	c->conf = conf_ref(P.conf);
+	c->pol_conn = -1;
 	c->pio.fd = fd;
 	gw_io_init(&c->pio.io, fd, client_io, c);
 	gw_timer_init(&c->timer, client_timer, c);
@@ -249,6 +259,7 @@ client_close(struct client *c)
 
 	if (c->state == CS_DEAD)
 		return;
+	policy_cancel(c);
 	if (x != NULL && c->state == CS_ACTIVE && !x->emitted) {
 		if (x->uc != NULL) {
 			upconn_abort(x->uc);
@@ -695,7 +706,9 @@ build_upstream_head(struct client *c, struct gw_buf *b)
 	r |= gw_buf_add(b, x->method.p, x->method.n);
 	r |= gw_buf_addc(b, ' ');
 	r |= gw_buf_adds(b, up->prefix);
-	if (x->target.p[0] == '/')
+	if (x->pol_url != NULL)
+		r |= gw_buf_adds(b, x->pol_url);
+	else if (x->target.p[0] == '/')
 		r |= gw_buf_add(b, x->target.p, x->target.n);
 	else {
 		r |= gw_buf_add(b, x->path.p, x->path.n);
@@ -705,7 +718,8 @@ build_upstream_head(struct client *c, struct gw_buf *b)
 		}
 	}
 	r |= gw_buf_add(b, " HTTP/1.1\r\n", 11);
-	if (x->target.p[0] != '/' && x->target.p[0] != '*') {
+	if (x->target.p[0] != '/' && x->target.p[0] != '*' &&
+	    !policy_drops_header(x, "Host", 4)) {
 		/* absolute-form: the authority becomes the Host. */
 		r |= gw_buf_add(b, "Host: ", 6);
 		r |= gw_buf_add(b, x->host.p, x->host.n);
@@ -714,6 +728,9 @@ build_upstream_head(struct client *c, struct gw_buf *b)
 	for (i = 0; i < x->n_hdrs; i++) {
 		h = &x->hdrs[i];
 		if (http_hop_by_hop(h->name.p, h->name.n, &conn))
+			continue;
+		if (x->pol != NULL &&
+		    policy_drops_header(x, h->name.p, h->name.n))
 			continue;
 		if (x->target.p[0] != '/' && x->target.p[0] != '*' &&
 		    http_str_ieq(h->name.p, h->name.n, "host"))
@@ -741,6 +758,8 @@ build_upstream_head(struct client *c, struct gw_buf *b)
 		r |= gw_buf_add(b, h->value.p, h->value.n);
 		r |= gw_buf_add(b, "\r\n", 2);
 	}
+	if (x->pol_set != NULL)
+		r |= policy_add_headers(x, b);
 	r |= gw_buf_add(b, "X-Forwarded-For: ", 17);
 	for (i = 0; n_xff > 0 && i < x->n_hdrs; i++) {
 		h = &x->hdrs[i];
@@ -795,6 +814,7 @@ exch_forward(struct client *c)
 		return -1;
 	}
 	x->uc = uc;
+	x->forwarded = 1;
 	if (build_upstream_head(c, &uc->out) == -1) {
 		client_upstream_failed(
 		    c, "GW_INTERNAL", 502, "request head too large");
@@ -892,11 +912,40 @@ start_exchange(struct client *c, size_t end)
 	c->state = CS_ACTIVE;
 	P.n_requests++;
 	set_timer(c, T_ACTIVE, c->conf->o.client_timeout);
+	if (c->conf->o.policy != NULL) {
+		/* The answer arrives in client_policy_answer(). */
+		if (policy_ask(c, "on_http_request") == 0) {
+			set_timer(c, T_POLICY, c->conf->o.policy_timeout);
+			return;
+		}
+		if (!c->conf->o.policy_fail_open) {
+			client_upstream_failed(c, "GW_POLICY_UNAVAILABLE", 503,
+			    "the policy engine is unavailable");
+			return;
+		}
+	}
+	client_proceed(c);
+}
+
+/*
+ * Sends the request on to its upstream: "100 Continue" first if the client
+ * waits for it, then the head; the body follows as it arrives.
+ */
+void
+client_proceed(struct client *c)
+{
+	struct exch *x = c->x;
+
 	if (x->expect_continue &&
 	    gw_buf_add(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25) == 0)
 		x->expect_continue = 0;
 	if (exch_forward(c) == -1)
 		return;
+	/* Body bytes that arrived while gw-policy was thinking. */
+	if (c->in.len > 0 && !x->req_done)
+		client_process(c);
+	if (c->state != CS_DEAD)
+		client_update(c);
 }
 
 /*
@@ -1446,6 +1495,10 @@ client_timer(struct gw_loop *loop, struct gw_timer *t)
 	case T_LINGER:
 		client_close(c);
 		break;
+	case T_POLICY:
+		policy_cancel(c);
+		client_policy_failed(c, "no answer from gw-policy in time");
+		break;
 	case T_HEADER:
 		if (c->state == CS_HANDSHAKE || c->state == CS_IDLE ||
 		    c->x == NULL) {
@@ -1493,4 +1546,149 @@ client_drain_idle(void)
 		    c->state == CS_HANDSHAKE)
 			client_close(c);
 	}
+}
+
+/* ---- gw-policy's answers ---------------------------------------------- */
+
+/*
+ * Sends the response a policy answered with ("respond"): its status,
+ * headers and body, framed by gw.  Like any answer of gw's own, it ends
+ * the connection if the request body was not read.
+ */
+static void
+policy_respond(struct client *c)
+{
+	struct exch *x = c->x;
+	json_t *j = x->pol, *hdrs, *v, *e;
+	const char *body, *k, *code;
+	struct gw_buf *b = &c->out;
+	size_t i, blen, mark = b->len;
+	json_int_t status;
+	int r = 0;
+
+	status = json_integer_value(json_object_get(j, "status"));
+	if (status < 100 || status > 599)
+		status = 500;
+	body = json_string_value(json_object_get(j, "body"));
+	if (body == NULL)
+		body = "";
+	blen = strlen(body);
+	code = json_string_value(json_object_get(j, "error_code"));
+	if (code != NULL) {
+		x->err_code = code;
+		snprintf(x->err_msg, sizeof(x->err_msg), "answered by policy");
+		P.n_errors++;
+	}
+	if (!x->req_done || !x->keep_alive)
+		c->close_after = 1;
+	x->status = (int)status;
+	x->res_started = 1;
+	x->res_done = 1;
+	x->res_first_ns = gw_now_ns();
+	r |= gw_buf_printf(
+	    b, "HTTP/1.1 %d %s\r\n", (int)status, http_reason((int)status));
+	hdrs = json_object_get(j, "headers");
+	json_object_foreach(hdrs, k, v)
+	{
+		/* gw frames the response itself. */
+		if (http_hop_by_hop(k, strlen(k), NULL))
+			continue;
+		if (json_is_array(v)) {
+			json_array_foreach(v, i, e)
+			{
+				const char *s = json_string_value(e);
+
+				if (s != NULL && http_token_ok(k, strlen(k)) &&
+				    http_value_ok(s, strlen(s)))
+					r |= gw_buf_printf(
+					    b, "%s: %s\r\n", k, s);
+			}
+		} else if (json_is_string(v) && http_token_ok(k, strlen(k)) &&
+		    http_value_ok(
+		        json_string_value(v), strlen(json_string_value(v))))
+			r |= gw_buf_printf(
+			    b, "%s: %s\r\n", k, json_string_value(v));
+	}
+	r |= gw_buf_printf(b, "Content-Length: %zu\r\n%s\r\n", blen,
+	    c->close_after ? "Connection: close\r\n" : "");
+	if (!x->head_req)
+		r |= gw_buf_add(b, body, blen);
+	x->res_body = x->head_req ? 0 : blen;
+	if (r != 0) {
+		b->len = mark;
+		(void)http_write_error(
+		    b, 500, "GW_INTERNAL", "policy response too large", 1);
+		c->close_after = 1;
+	}
+	if (client_flush(c) == -1)
+		return;
+	if (c->out.len == 0)
+		exch_finish(c);
+	else
+		client_update(c);
+}
+
+/*
+ * gw-policy answered c's question.  <answer> is NULL for a plain
+ * "continue", else the parsed answer, which the exchange now owns.
+ */
+void
+client_policy_answer(struct client *c, json_t *answer)
+{
+	struct exch *x = c->x;
+	const char *action, *url, *code;
+	json_t *v;
+
+	set_timer(c, T_ACTIVE, c->conf->o.client_timeout);
+	if (answer == NULL) {
+		client_proceed(c);
+		return;
+	}
+	x->pol = answer;
+	action = json_string_value(json_object_get(answer, "action"));
+	if (action == NULL)
+		action = "continue";
+	policy_record(x, action);
+	if (strcmp(action, "respond") == 0) {
+		policy_respond(c);
+		return;
+	}
+	if (strcmp(action, "close") == 0) {
+		code = json_string_value(json_object_get(answer, "error_code"));
+		x->err_code = code != NULL ? code : "GW_DENIED";
+		snprintf(x->err_msg, sizeof(x->err_msg),
+		    "connection closed by policy");
+		/* No response was sent: the event has none either. */
+		x->res_started = 1;
+		P.n_errors++;
+		client_close(c);
+		return;
+	}
+	v = json_object_get(answer, "set_headers");
+	x->pol_set = json_is_object(v) ? v : NULL;
+	v = json_object_get(answer, "remove_headers");
+	x->pol_rm = json_is_array(v) ? v : NULL;
+	url = json_string_value(json_object_get(answer, "rewrite_url"));
+	if (url != NULL && url[0] == '/' && http_value_ok(url, strlen(url)) &&
+	    strchr(url, ' ') == NULL)
+		x->pol_url = url;
+	client_proceed(c);
+}
+
+/*
+ * No answer will come (gw-policy down, or too slow): fail closed with 503,
+ * or go on unchecked with --policy-fail-open.
+ */
+void
+client_policy_failed(struct client *c, const char *why)
+{
+	char msg[160];
+
+	if (c->conf->o.policy_fail_open) {
+		set_timer(c, T_ACTIVE, c->conf->o.client_timeout);
+		client_proceed(c);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "policy engine unavailable: %s", why);
+	client_upstream_failed(c, "GW_POLICY_UNAVAILABLE", 503, msg);
 }

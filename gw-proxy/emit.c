@@ -104,6 +104,31 @@ queue(int failed)
 	(void)gw_out_end(&P.ev, failed);
 }
 
+/*
+ * Fills the parts of <e> that say what the request was (connection, TLS,
+ * method, URL): shared by events and by questions to gw-policy.
+ */
+void
+emit_describe(struct client *c, struct gw_exchange *e)
+{
+	struct exch *x = c->x;
+
+	memset(e, 0, sizeof(*e));
+	c->ci.server_name = server_name(c);
+	e->conn = &c->ci;
+	e->method = x->method;
+	e->version =
+	    x->http_minor == 0 ? GW_STR("HTTP/1.0") : GW_STR("HTTP/1.1");
+	e->scheme = c->pio.ssl ? GW_STR("https") : GW_STR("http");
+	e->host = http_host_only(x->host);
+	e->authority = x->host;
+	e->path = x->path;
+	e->query = x->query;
+	e->user_agent = x->user_agent;
+	e->tls_version = pio_tls_version(&c->pio);
+	e->tls_cipher = pio_tls_cipher(&c->pio);
+}
+
 /* Queues the http_request_complete.v0 event of c's current exchange. */
 void
 emit_exchange(struct client *c)
@@ -117,18 +142,7 @@ emit_exchange(struct client *c)
 	if (x == NULL || x->emitted)
 		return;
 	x->emitted = 1;
-	memset(&e, 0, sizeof(e));
-	c->ci.server_name = server_name(c);
-	e.conn = &c->ci;
-	e.method = x->method;
-	e.version =
-	    x->http_minor == 0 ? GW_STR("HTTP/1.0") : GW_STR("HTTP/1.1");
-	e.scheme = c->pio.ssl ? GW_STR("https") : GW_STR("http");
-	e.host = http_host_only(x->host);
-	e.authority = x->host;
-	e.path = x->path;
-	e.query = x->query;
-	e.user_agent = x->user_agent;
+	emit_describe(c, &e);
 	if (pc->o.full_capture) {
 		e.req_headers = x->hdrs;
 		e.n_req_headers = x->n_hdrs;
@@ -156,9 +170,7 @@ emit_exchange(struct client *c)
 	e.res_body_length = x->res_body;
 	e.res_first_ns = x->res_first_ns;
 	e.res_last_ns = x->res_last_ns ? x->res_last_ns : now;
-	if (x->up != NULL &&
-	    (x->reused || x->connect_ns || x->n_rhdrs || x->err_code == NULL ||
-	        strncmp(x->err_code, "GW_UPSTREAM", 11) == 0)) {
+	if (x->up != NULL && x->forwarded) {
 		e.has_backend = 1;
 		e.connection_reused = x->reused;
 		e.backend_url =
@@ -166,14 +178,15 @@ emit_exchange(struct client *c)
 		e.connect_ns = x->connect_ns;
 		e.response_ns = x->response_ns;
 	}
-	e.tls_version = pio_tls_version(&c->pio);
-	e.tls_cipher = pio_tls_cipher(&c->pio);
 	e.duration_ns = gw_mono_ns() - x->start_mono;
 	if (x->err_code != NULL) {
 		e.error_code = x->err_code;
 		e.error_message = x->err_msg;
 	}
 	e.replay_of = x->replay_of;
+	if (x->extra.len > 0)
+		e.extra =
+		    (struct gw_str){ gw_buf_head(&x->extra), x->extra.len };
 	e.redact = pc->o.no_redact ? NULL : &pc->redact;
 	queue(gw_event_http_complete(gw_out_begin(&P.ev), &e, now, NULL));
 }

@@ -12,6 +12,7 @@
 #define GW_PROXY_H
 
 #include <http_parser.h>
+#include <jansson.h>
 #include <openssl/ssl.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -87,6 +88,9 @@ struct proxy_opts {
 	char *log_level;
 	char *log_format;
 	char *config;
+	char *policy;
+	int policy_fail_open;
+	uint64_t policy_timeout;
 	int help, version;
 };
 
@@ -176,7 +180,15 @@ struct exch {
 
 	const char *err_code;
 	char err_msg[160];
-	int emitted; /* its event is out */
+	int emitted;   /* its event is out */
+	int forwarded; /* sent to an upstream (the event has "backend") */
+
+	/* gw-policy's answer, kept for the whole exchange. */
+	json_t *pol;           /* the parsed answer, or NULL */
+	const json_t *pol_set; /* continue: headers to set (object) */
+	const json_t *pol_rm;  /* continue: headers to remove (array) */
+	const char *pol_url;   /* continue: new target, or NULL */
+	struct gw_buf extra;   /* "traffic_policy":… for the event */
 	/* Parser scratch: the header being collected. */
 	int in_value;
 };
@@ -208,6 +220,8 @@ struct client {
 	int close_after;    /* close once out is flushed */
 	int paused;         /* not reading: backpressure */
 	size_t linger_left; /* discarded before close, at most */
+	int pol_conn;       /* policy connection of the question, or -1 */
+	uint64_t pol_id;    /* and its id */
 	unsigned n_exchanges;
 	TAILQ_ENTRY(client) entry;
 };
@@ -288,6 +302,9 @@ void client_kick(struct client *);
 void client_upstream_drained(struct client *);
 int client_retry(struct client *);
 void client_reap(void);
+void client_policy_answer(struct client *, json_t *answer);
+void client_proceed(struct client *);
+void client_policy_failed(struct client *, const char *why);
 
 /* upstream.c */
 struct upstream *
@@ -326,7 +343,19 @@ void pio_close(struct pio *);
 const char *pio_tls_version(const struct pio *);
 const char *pio_tls_cipher(const struct pio *);
 
+/* policy.c */
+int policy_start(const char *path);
+void policy_stop(void);
+int policy_ask(struct client *, const char *phase);
+void policy_cancel(struct client *);
+void policy_flush(void);
+int policy_wants_response(void);
+int policy_drops_header(const struct exch *, const char *name, size_t n);
+int policy_add_headers(const struct exch *, struct gw_buf *);
+void policy_record(struct exch *, const char *action);
+
 /* emit.c */
+void emit_describe(struct client *, struct gw_exchange *);
 int emit_open(const char *path);
 void emit_exchange(struct client *);
 void emit_conn_closed(struct client *);

@@ -37,8 +37,10 @@ endpoint_event(const char *type, const char *source, struct listener *l,
 	r |= gw_json_cstr(&b, pc->dflt ? pc->dflt->url : NULL);
 	r |= gw_buf_adds(&b, ",\"tls\":");
 	r |= gw_json_bool(&b, l->tls);
-	/* No policy engine yet: gw-policy fills these in. */
-	r |= gw_buf_adds(&b, ",\"policy\":null,\"policy_fail_open\":false");
+	r |= gw_buf_adds(&b, ",\"policy\":");
+	r |= gw_json_cstr(&b, pc->o.policy);
+	r |= gw_buf_adds(&b, ",\"policy_fail_open\":");
+	r |= gw_json_bool(&b, pc->o.policy_fail_open);
 	r |= gw_buf_adds(&b, ",\"full_capture\":");
 	r |= gw_json_bool(&b, pc->o.full_capture);
 	r |= gw_buf_adds(&b, ",\"routes\":{");

@@ -119,6 +119,8 @@ on_reload(struct gw_loop *loop, int signo, void *arg)
 		return;
 	}
 	emit_capture_settings(pc, P.conf, "signal");
+	if (pc->o.policy != NULL && policy_start(pc->o.policy) == -1)
+		gw_error("reload: out of memory for the policy connections");
 	conf_unref(P.conf);
 	P.conf = pc;
 	apply_logging(pc);
@@ -139,6 +141,7 @@ before_wait(struct gw_loop *loop, void *arg)
 	(void)arg;
 	client_reap();
 	upconn_reap();
+	policy_flush();
 	emit_flush(0);
 }
 
@@ -200,6 +203,10 @@ main(int argc, char **argv)
 		return EX_UNAVAILABLE;
 	}
 	emit_capture_settings(P.conf, NULL, "cli");
+	if (policy_start(P.conf->o.policy) == -1) {
+		gw_error("out of memory");
+		return EX_SOFTWARE;
+	}
 	if (gw_loop_signal(P.loop, SIGTERM, on_stop, NULL) == -1 ||
 	    gw_loop_signal(P.loop, SIGINT, on_stop, NULL) == -1 ||
 	    gw_loop_signal(P.loop, SIGHUP, on_reload, NULL) == -1) {
@@ -221,6 +228,7 @@ main(int argc, char **argv)
 
 	listen_close_all("signal", "signal");
 	client_reap();
+	policy_stop();
 	upstream_free_all();
 	emit_stats();
 	emit_flush(1);

@@ -1,0 +1,572 @@
+// SPDX-License-Identifier: MIT
+/*
+ * gw-proxy's side of the gw-policy socket (docs/PROTOCOL.md §8): a few
+ * persistent Unix-socket connections, each carrying many questions at
+ * once.  Questions are queued as NDJSON and written in one batch before
+ * each wait of the loop; answers come back in any order and find their
+ * exchange through a ring of slots indexed by id.  When gw-policy is not
+ * there, the exchanges waiting on it fail closed (503) or go on unchanged
+ * (--policy-fail-open), and the proxy reconnects by itself.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gw-proxy.h"
+#include "json.h"
+#include "log.h"
+
+#define POL_CONNS    2
+#define POL_SLOTS    4096 /* questions in flight per connection */
+#define POL_OUT_MAX  (8 * 1024 * 1024)
+#define POL_LINE_MAX (1024 * 1024)
+#define RETRY_MIN_MS 100
+#define RETRY_MAX_MS 2000
+
+enum { PC_DOWN, PC_CONNECTING, PC_UP };
+
+struct polwait {
+	uint64_t id;
+	struct client *c;
+};
+
+struct polconn {
+	int idx;
+	int state;
+	struct gw_io io;
+	struct gw_buf out;
+	struct gw_lines in;
+	uint64_t next_id;
+	unsigned inflight;
+	struct polwait slots[POL_SLOTS];
+};
+
+static struct polconn pcs[POL_CONNS];
+static char *sock_path;
+static struct gw_timer retry_timer;
+static uint64_t retry_ms = RETRY_MIN_MS;
+static int down_said; /* "unavailable" was logged, "back" not yet */
+static int phase_response, phase_connect;
+static unsigned rr;
+
+static void pc_io(struct gw_loop *, struct gw_io *, int);
+static void pc_connect(struct polconn *);
+
+static void
+schedule_retry(void)
+{
+	if (gw_timer_armed(&retry_timer))
+		return;
+	(void)gw_timer_set(P.loop, &retry_timer, retry_ms);
+	retry_ms = retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : retry_ms * 2;
+}
+
+/* Drops connection <pc>; every exchange waiting on it gets its fallback. */
+static void
+pc_down(struct polconn *pc, const char *why)
+{
+	struct client *c;
+	size_t i;
+
+	if (pc->io.fd != -1) {
+		gw_io_stop(P.loop, &pc->io);
+		close(pc->io.fd);
+		pc->io.fd = -1;
+	}
+	pc->state = PC_DOWN;
+	gw_buf_reset(&pc->out);
+	gw_lines_fini(&pc->in);
+	if (!down_said) {
+		gw_warn("policy %s: %s; %s until it is back", sock_path, why,
+		    P.conf->o.policy_fail_open ? "requests pass unchecked"
+		                               : "requests get 503");
+		down_said = 1;
+	}
+	for (i = 0; i < POL_SLOTS && pc->inflight > 0; i++) {
+		if ((c = pc->slots[i].c) == NULL)
+			continue;
+		pc->slots[i].c = NULL;
+		pc->inflight--;
+		c->pol_conn = -1;
+		client_policy_failed(c, why);
+	}
+	pc->inflight = 0;
+	schedule_retry();
+}
+
+static void
+retry(struct gw_loop *loop, struct gw_timer *t)
+{
+	size_t i;
+
+	(void)loop;
+	(void)t;
+	for (i = 0; i < POL_CONNS; i++)
+		if (pcs[i].state == PC_DOWN)
+			pc_connect(&pcs[i]);
+}
+
+static void
+pc_up(struct polconn *pc)
+{
+	pc->state = PC_UP;
+	retry_ms = RETRY_MIN_MS;
+	if (down_said) {
+		gw_info("policy %s: connected again", sock_path);
+		down_said = 0;
+	}
+	(void)gw_io_set(P.loop, &pc->io, GW_READ);
+}
+
+static void
+pc_connect(struct polconn *pc)
+{
+	int fd, e;
+
+	fd = gw_connect_unix(sock_path);
+	if (fd == -1) {
+		e = errno;
+		pc->state = PC_DOWN;
+		if (!down_said) {
+			gw_warn("policy %s: %s; %s until it is back", sock_path,
+			    strerror(e),
+			    P.conf->o.policy_fail_open
+			        ? "requests pass unchecked"
+			        : "requests get 503");
+			down_said = 1;
+		}
+		schedule_retry();
+		return;
+	}
+	gw_io_init(&pc->io, fd, pc_io, pc);
+	if (gw_lines_init(&pc->in, POL_LINE_MAX) == -1) {
+		close(fd);
+		pc->io.fd = -1;
+		schedule_retry();
+		return;
+	}
+	pc->state = PC_CONNECTING;
+	(void)gw_io_set(P.loop, &pc->io, GW_WRITE);
+}
+
+/*
+ * Starts (or restarts, when the path changed on reload) the connections
+ * to the socket named by --policy.  Returns 0, or -1 (ENOMEM).
+ */
+int
+policy_start(const char *path)
+{
+	size_t i;
+
+	if (path == NULL)
+		return 0;
+	if (sock_path != NULL && strcmp(sock_path, path) == 0)
+		return 0;
+	for (i = 0; i < POL_CONNS; i++)
+		if (sock_path != NULL && pcs[i].state != PC_DOWN)
+			pc_down(&pcs[i], "the policy socket changed");
+	free(sock_path);
+	if ((sock_path = strdup(path)) == NULL)
+		return -1;
+	gw_timer_init(&retry_timer, retry, NULL);
+	for (i = 0; i < POL_CONNS; i++) {
+		pcs[i].idx = (int)i;
+		pcs[i].io.fd = -1;
+		gw_buf_init(&pcs[i].out, POL_OUT_MAX);
+		pc_connect(&pcs[i]);
+	}
+	return 0;
+}
+
+/* Closes the connections (at exit). */
+void
+policy_stop(void)
+{
+	size_t i;
+
+	for (i = 0; i < POL_CONNS && sock_path != NULL; i++) {
+		if (pcs[i].io.fd != -1) {
+			gw_io_stop(P.loop, &pcs[i].io);
+			close(pcs[i].io.fd);
+			pcs[i].io.fd = -1;
+		}
+		gw_buf_fini(&pcs[i].out);
+		gw_lines_fini(&pcs[i].in);
+	}
+	if (sock_path != NULL)
+		gw_timer_stop(P.loop, &retry_timer);
+	free(sock_path);
+	sock_path = NULL;
+}
+
+/* 1 when the loaded policy has on_http_response rules. */
+int
+policy_wants_response(void)
+{
+	return phase_response;
+}
+
+/*
+ * Queues the question <phase> about c's exchange on a live connection.
+ * Returns 0 (the answer will come through client_policy_answer() or
+ * client_policy_failed()), or -1 when no connection is up or too many
+ * questions wait: the caller falls back at once.
+ */
+int
+policy_ask(struct client *c, const char *phase)
+{
+	struct polconn *pc = NULL;
+	struct gw_exchange e;
+	struct polwait *w;
+	size_t i, mark;
+	uint64_t id;
+
+	for (i = 0; i < POL_CONNS; i++) {
+		struct polconn *p = &pcs[(rr + i) % POL_CONNS];
+
+		if (p->state == PC_UP &&
+		    (pc == NULL || p->inflight < pc->inflight))
+			pc = p;
+	}
+	rr++;
+	if (pc == NULL)
+		return -1;
+	id = pc->next_id++;
+	w = &pc->slots[id % POL_SLOTS];
+	if (w->c != NULL)
+		return -1; /* POL_SLOTS questions unanswered already */
+	emit_describe(c, &e);
+	e.req_headers = c->x->hdrs;
+	e.n_req_headers = c->x->n_hdrs;
+	if (strcmp(phase, "on_http_response") == 0) {
+		e.status = c->x->status;
+		e.res_headers = c->x->rhdrs;
+		e.n_res_headers = c->x->n_rhdrs;
+	}
+	mark = pc->out.len;
+	if (gw_event_policy_request(&pc->out, id, phase, &e) == -1 ||
+	    gw_buf_addc(&pc->out, '\n') == -1) {
+		pc->out.len = mark;
+		return -1;
+	}
+	w->id = id;
+	w->c = c;
+	pc->inflight++;
+	c->pol_conn = pc->idx;
+	c->pol_id = id;
+	return 0;
+}
+
+/* Forgets c's question: its answer, if it comes, is ignored. */
+void
+policy_cancel(struct client *c)
+{
+	struct polconn *pc;
+	struct polwait *w;
+
+	if (c->pol_conn < 0)
+		return;
+	pc = &pcs[c->pol_conn];
+	w = &pc->slots[c->pol_id % POL_SLOTS];
+	if (w->c == c && w->id == c->pol_id) {
+		w->c = NULL;
+		pc->inflight--;
+	}
+	c->pol_conn = -1;
+}
+
+/* Writes the queued questions of every connection: once per loop turn. */
+void
+policy_flush(void)
+{
+	struct polconn *pc;
+	ssize_t n;
+	size_t i;
+
+	for (i = 0; i < POL_CONNS && sock_path != NULL; i++) {
+		pc = &pcs[i];
+		while (pc->state == PC_UP && pc->out.len > 0) {
+			n = send(pc->io.fd, gw_buf_head(&pc->out), pc->out.len,
+			    MSG_NOSIGNAL);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == -1 && errno == EAGAIN) {
+				(void)gw_io_set(
+				    P.loop, &pc->io, GW_READ | GW_WRITE);
+				break;
+			}
+			if (n == -1) {
+				pc_down(pc, strerror(errno));
+				break;
+			}
+			gw_buf_consume(&pc->out, (size_t)n);
+		}
+		if (pc->state == PC_UP && pc->out.len == 0)
+			(void)gw_io_set(P.loop, &pc->io, GW_READ);
+	}
+}
+
+/* The phases of the hello line: which questions gw-policy wants. */
+static void
+read_hello(json_t *j)
+{
+	json_t *ph = json_object_get(j, "phases"), *v;
+	size_t i;
+
+	phase_response = phase_connect = 0;
+	json_array_foreach(ph, i, v)
+	{
+		if (!json_is_string(v))
+			continue;
+		if (strcmp(json_string_value(v), "on_http_response") == 0)
+			phase_response = 1;
+		else if (strcmp(json_string_value(v), "on_tcp_connect") == 0)
+			phase_connect = 1;
+	}
+}
+
+/*
+ * The common answer, {"id":N,"action":"continue"} and nothing else, is
+ * recognised without a JSON parse.  Returns 1 and the id, or 0.
+ */
+static int
+plain_continue(const char *s, size_t n, uint64_t *id)
+{
+	static const char tail[] = ",\"action\":\"continue\"}";
+	size_t i = 6;
+	uint64_t v = 0;
+
+	if (n < 6 + 1 + sizeof(tail) - 1 || memcmp(s, "{\"id\":", 6) != 0)
+		return 0;
+	while (i < n && s[i] >= '0' && s[i] <= '9') {
+		if (v > (UINT64_MAX - 9) / 10)
+			return 0;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+		i++;
+	}
+	if (i == 6 || n - i != sizeof(tail) - 1 ||
+	    memcmp(s + i, tail, sizeof(tail) - 1) != 0)
+		return 0;
+	*id = v;
+	return 1;
+}
+
+static struct client *
+take_waiter(struct polconn *pc, uint64_t id)
+{
+	struct polwait *w = &pc->slots[id % POL_SLOTS];
+	struct client *c;
+
+	if (w->c == NULL || w->id != id)
+		return NULL;
+	c = w->c;
+	w->c = NULL;
+	pc->inflight--;
+	c->pol_conn = -1;
+	return c;
+}
+
+static void
+handle_line(struct polconn *pc, const char *s, size_t n)
+{
+	static int junk_said;
+	json_error_t jerr;
+	struct client *c;
+	json_t *j;
+	uint64_t id;
+
+	if (plain_continue(s, n, &id)) {
+		if ((c = take_waiter(pc, id)) != NULL)
+			client_policy_answer(c, NULL);
+		return;
+	}
+	j = json_loadb(s, n, 0, &jerr);
+	if (j == NULL || !json_is_object(j)) {
+		if (!junk_said++)
+			gw_warn("policy %s: an answer is not a JSON object: "
+			        "%s",
+			    sock_path, j == NULL ? jerr.text : "not an object");
+		json_decref(j);
+		return;
+	}
+	if (json_object_get(j, "hello") != NULL) {
+		read_hello(j);
+		json_decref(j);
+		return;
+	}
+	if (!json_is_integer(json_object_get(j, "id")) ||
+	    (c = take_waiter(
+	         pc, (uint64_t)json_integer_value(json_object_get(j, "id")))) ==
+	        NULL) {
+		if (!junk_said++)
+			gw_warn("policy %s: an answer for no question waiting",
+			    sock_path);
+		json_decref(j);
+		return;
+	}
+	/* The exchange owns the answer from here. */
+	client_policy_answer(c, j);
+}
+
+static void
+pc_io(struct gw_loop *loop, struct gw_io *io, int ev)
+{
+	struct polconn *pc = io->arg;
+	enum gw_line_status st;
+	const char *line;
+	size_t len;
+	ssize_t n;
+	int e;
+
+	(void)loop;
+	if (pc->state == PC_CONNECTING) {
+		if ((e = gw_sock_error(io->fd)) != 0) {
+			pc_down(pc, strerror(e));
+			return;
+		}
+		pc_up(pc);
+		return;
+	}
+	if (ev & GW_WRITE)
+		policy_flush();
+	if (pc->state != PC_UP || !(ev & GW_READ))
+		return;
+	n = gw_lines_read(&pc->in, io->fd);
+	if (n == -1 && errno == EAGAIN)
+		return;
+	if (n == -1 && errno != ENOBUFS) {
+		pc_down(pc, strerror(errno));
+		return;
+	}
+	for (;;) {
+		st = gw_lines_next(&pc->in, &line, &len);
+		if (st == GW_LINE_OK)
+			handle_line(pc, line, len);
+		else if (st == GW_LINE_TOO_LONG)
+			gw_warn(
+			    "policy %s: an answer over %d bytes was skipped",
+			    sock_path, POL_LINE_MAX);
+		else
+			break;
+		if (pc->state != PC_UP)
+			return;
+	}
+	if (n == 0 || st == GW_LINE_EOF || st == GW_LINE_PARTIAL)
+		pc_down(pc, "gw-policy closed the connection");
+}
+
+/* ---- applying answers ------------------------------------------------ */
+
+/*
+ * Returns 1 if the answer of <x> removes or replaces the header <name>:
+ * it is in "remove_headers", or "set_headers" sets it.
+ */
+int
+policy_drops_header(const struct exch *x, const char *name, size_t n)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	json_array_foreach((json_t *)x->pol_rm, i, v)
+	{
+		if (json_is_string(v) &&
+		    http_str_ieq(name, n, json_string_value(v)))
+			return 1;
+	}
+	json_object_foreach((json_t *)x->pol_set, k, v)
+	{
+		if (http_str_ieq(name, n, k))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+add_header(struct gw_buf *b, const char *k, const json_t *v)
+{
+	const char *s = json_string_value(v);
+	int r = 0;
+
+	/* gw-policy checks these; a bad one must still not split a head. */
+	if (s == NULL || !http_token_ok(k, strlen(k)) ||
+	    !http_value_ok(s, strlen(s)))
+		return 0;
+	r |= gw_buf_adds(b, k);
+	r |= gw_buf_add(b, ": ", 2);
+	r |= gw_buf_adds(b, s);
+	r |= gw_buf_add(b, "\r\n", 2);
+	return r;
+}
+
+/*
+ * Appends the headers of "set_headers" (name → value or array of values)
+ * as header lines.  Returns 0, or -1 when <b> is full.
+ */
+int
+policy_add_headers(const struct exch *x, struct gw_buf *b)
+{
+	const char *k;
+	json_t *v, *e;
+	size_t i;
+	int r = 0;
+
+	json_object_foreach((json_t *)x->pol_set, k, v)
+	{
+		if (json_is_array(v)) {
+			json_array_foreach(v, i, e) r |= add_header(b, k, e);
+		} else
+			r |= add_header(b, k, v);
+	}
+	return r ? -1 : 0;
+}
+
+/*
+ * Records what the answer says for the event: "traffic_policy" with the
+ * rules matched, the action and the log output, and the module decisions
+ * ("ip_policy", "basic_auth").
+ */
+void
+policy_record(struct exch *x, const char *action)
+{
+	json_t *j = x->pol, *rm, *logs, *dec, *v;
+	const char *k;
+	char *s;
+	int r = 0;
+
+	rm = json_object_get(j, "rules_matched");
+	logs = json_object_get(j, "logs");
+	dec = json_object_get(j, "decisions");
+	gw_buf_reset(&x->extra);
+	if (json_array_size(rm) > 0 || json_array_size(logs) > 0) {
+		r |= gw_buf_adds(
+		    &x->extra, "\"traffic_policy\":{\"rules_matched\":");
+		s = rm != NULL ? json_dumps(rm, JSON_COMPACT) : NULL;
+		r |= gw_buf_adds(&x->extra, s != NULL ? s : "[]");
+		free(s);
+		r |= gw_buf_adds(&x->extra, ",\"action\":");
+		r |= gw_json_cstr(&x->extra, action);
+		if (json_array_size(logs) > 0) {
+			r |= gw_buf_adds(&x->extra, ",\"logs\":");
+			s = json_dumps(logs, JSON_COMPACT);
+			r |= s ? gw_buf_adds(&x->extra, s) : -1;
+			free(s);
+		}
+		r |= gw_buf_addc(&x->extra, '}');
+	}
+	json_object_foreach(dec, k, v)
+	{
+		if (!json_is_object(v))
+			continue;
+		if (x->extra.len > 0)
+			r |= gw_buf_addc(&x->extra, ',');
+		r |= gw_json_cstr(&x->extra, k);
+		r |= gw_buf_addc(&x->extra, ':');
+		s = json_dumps(v, JSON_COMPACT);
+		r |= s ? gw_buf_adds(&x->extra, s) : -1;
+		free(s);
+	}
+	if (r != 0)
+		gw_buf_reset(&x->extra);
+}
