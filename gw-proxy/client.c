@@ -67,6 +67,7 @@ exch_reset(struct exch *x)
 	struct gw_buf rc = x->req_cap, sc = x->res_cap, extra = x->extra;
 
 	json_decref(x->pol);
+	json_decref(x->pol_res);
 	memset(x, 0, offsetof(struct exch, hdrs));
 	memset(&x->n_hdrs, 0, sizeof(*x) - offsetof(struct exch, n_hdrs));
 	x->head = head;
@@ -140,6 +141,7 @@ exch_free(struct exch *x)
 	gw_buf_fini(&x->res_cap);
 	gw_buf_fini(&x->extra);
 	json_decref(x->pol);
+	json_decref(x->pol_res);
 	free(x);
 }
 
@@ -176,6 +178,8 @@ exch_put(struct exch *x)
 		return;
 	json_decref(x->pol);
 	x->pol = NULL;
+	json_decref(x->pol_res);
+	x->pol_res = NULL;
 	if (n_exch_cache < CACHE_MAX && x->head.cap <= 64 * 1024 &&
 	    x->req_cap.cap <= 64 * 1024 && x->res_cap.cap <= 64 * 1024) {
 		exch_cache[n_exch_cache++] = x;
@@ -719,7 +723,7 @@ build_upstream_head(struct client *c, struct gw_buf *b)
 	}
 	r |= gw_buf_add(b, " HTTP/1.1\r\n", 11);
 	if (x->target.p[0] != '/' && x->target.p[0] != '*' &&
-	    !policy_drops_header(x, "Host", 4)) {
+	    !policy_drops_header(x->pol_set, x->pol_rm, "Host", 4)) {
 		/* absolute-form: the authority becomes the Host. */
 		r |= gw_buf_add(b, "Host: ", 6);
 		r |= gw_buf_add(b, x->host.p, x->host.n);
@@ -730,7 +734,8 @@ build_upstream_head(struct client *c, struct gw_buf *b)
 		if (http_hop_by_hop(h->name.p, h->name.n, &conn))
 			continue;
 		if (x->pol != NULL &&
-		    policy_drops_header(x, h->name.p, h->name.n))
+		    policy_drops_header(
+		        x->pol_set, x->pol_rm, h->name.p, h->name.n))
 			continue;
 		if (x->target.p[0] != '/' && x->target.p[0] != '*' &&
 		    http_str_ieq(h->name.p, h->name.n, "host"))
@@ -759,7 +764,7 @@ build_upstream_head(struct client *c, struct gw_buf *b)
 		r |= gw_buf_add(b, "\r\n", 2);
 	}
 	if (x->pol_set != NULL)
-		r |= policy_add_headers(x, b);
+		r |= policy_add_headers(x->pol_set, b);
 	r |= gw_buf_add(b, "X-Forwarded-For: ", 17);
 	for (i = 0; n_xff > 0 && i < x->n_hdrs; i++) {
 		h = &x->hdrs[i];
@@ -1365,6 +1370,10 @@ client_response_head(struct client *c)
 		h = &x->rhdrs[i];
 		if (http_hop_by_hop(h->name.p, h->name.n, &conn))
 			continue;
+		if (x->pol_res != NULL &&
+		    policy_drops_header(
+		        x->pol_res_set, x->pol_res_rm, h->name.p, h->name.n))
+			continue;
 		if (http_str_ieq(h->name.p, h->name.n, "via")) {
 			r |= gw_buf_add(b, h->name.p, h->name.n);
 			r |= gw_buf_add(b, ": ", 2);
@@ -1380,6 +1389,8 @@ client_response_head(struct client *c)
 		r |= gw_buf_add(b, h->value.p, h->value.n);
 		r |= gw_buf_add(b, "\r\n", 2);
 	}
+	if (x->pol_res_set != NULL)
+		r |= policy_add_headers(x->pol_res_set, b);
 	if (!via) {
 		r |= gw_buf_add(b, "Via: ", 5);
 		r |= gw_buf_adds(b, P.via);
@@ -1556,10 +1567,10 @@ client_drain_idle(void)
  * the connection if the request body was not read.
  */
 static void
-policy_respond(struct client *c)
+policy_respond(struct client *c, json_t *j)
 {
 	struct exch *x = c->x;
-	json_t *j = x->pol, *hdrs, *v, *e;
+	json_t *hdrs, *v, *e;
 	const char *body, *k, *code;
 	struct gw_buf *b = &c->out;
 	size_t i, blen, mark = b->len;
@@ -1628,6 +1639,48 @@ policy_respond(struct client *c)
 		client_update(c);
 }
 
+/* The answer to on_http_response: edit, replace or cut the response. */
+static void
+policy_answer_response(struct client *c, json_t *answer)
+{
+	struct exch *x = c->x;
+	const char *action, *code;
+	json_t *v;
+
+	if (answer == NULL) {
+		upconn_response_go(x->uc);
+		return;
+	}
+	x->pol_res = answer;
+	action = json_string_value(json_object_get(answer, "action"));
+	if (action == NULL)
+		action = "continue";
+	policy_record(x);
+	if (strcmp(action, "respond") == 0) {
+		/* The upstream's response is replaced: drop it. */
+		upconn_abort(x->uc);
+		x->uc = NULL;
+		x->n_rhdrs = 0;
+		policy_respond(c, answer);
+		return;
+	}
+	if (strcmp(action, "close") == 0) {
+		code = json_string_value(json_object_get(answer, "error_code"));
+		x->err_code = code != NULL ? code : "GW_DENIED";
+		snprintf(x->err_msg, sizeof(x->err_msg),
+		    "connection closed by policy");
+		x->res_started = 1;
+		P.n_errors++;
+		client_close(c);
+		return;
+	}
+	v = json_object_get(answer, "set_headers");
+	x->pol_res_set = json_is_object(v) ? v : NULL;
+	v = json_object_get(answer, "remove_headers");
+	x->pol_res_rm = json_is_array(v) ? v : NULL;
+	upconn_response_go(x->uc);
+}
+
 /*
  * gw-policy answered c's question.  <answer> is NULL for a plain
  * "continue", else the parsed answer, which the exchange now owns.
@@ -1640,6 +1693,11 @@ client_policy_answer(struct client *c, json_t *answer)
 	json_t *v;
 
 	set_timer(c, T_ACTIVE, c->conf->o.client_timeout);
+	if (x->asking_res) {
+		x->asking_res = 0;
+		policy_answer_response(c, answer);
+		return;
+	}
 	if (answer == NULL) {
 		client_proceed(c);
 		return;
@@ -1648,9 +1706,9 @@ client_policy_answer(struct client *c, json_t *answer)
 	action = json_string_value(json_object_get(answer, "action"));
 	if (action == NULL)
 		action = "continue";
-	policy_record(x, action);
+	policy_record(x);
 	if (strcmp(action, "respond") == 0) {
-		policy_respond(c);
+		policy_respond(c, answer);
 		return;
 	}
 	if (strcmp(action, "close") == 0) {
@@ -1686,9 +1744,21 @@ client_policy_failed(struct client *c, const char *why)
 
 	if (c->conf->o.policy_fail_open) {
 		set_timer(c, T_ACTIVE, c->conf->o.client_timeout);
-		client_proceed(c);
+		if (c->x->asking_res) {
+			c->x->asking_res = 0;
+			upconn_response_go(c->x->uc);
+		} else
+			client_proceed(c);
 		return;
 	}
+	c->x->asking_res = 0;
 	snprintf(msg, sizeof(msg), "policy engine unavailable: %s", why);
 	client_upstream_failed(c, "GW_POLICY_UNAVAILABLE", 503, msg);
+}
+
+/* c waits for gw-policy's answer: bound the wait. */
+void
+client_policy_wait(struct client *c)
+{
+	set_timer(c, T_POLICY, c->conf->o.policy_timeout);
 }

@@ -188,7 +188,11 @@ struct exch {
 	const json_t *pol_set; /* continue: headers to set (object) */
 	const json_t *pol_rm;  /* continue: headers to remove (array) */
 	const char *pol_url;   /* continue: new target, or NULL */
-	struct gw_buf extra;   /* "traffic_policy":… for the event */
+	json_t *pol_res;       /* on_http_response's parsed answer */
+	const json_t *pol_res_set, *pol_res_rm;
+	int asking_res;      /* waiting for on_http_response's answer */
+	int asked_res;       /* asked it already */
+	struct gw_buf extra; /* "traffic_policy":… for the event */
 	/* Parser scratch: the header being collected. */
 	int in_value;
 };
@@ -239,6 +243,7 @@ struct upconn {
 	int head_done;
 	int done; /* response complete */
 	int in_hv;
+	int held;        /* response head waits for gw-policy */
 	int paused;      /* client queue full */
 	int dead;        /* closed, awaiting reap */
 	int pooled;      /* in up->idle */
@@ -304,6 +309,7 @@ int client_retry(struct client *);
 void client_reap(void);
 void client_policy_answer(struct client *, json_t *answer);
 void client_proceed(struct client *);
+void client_policy_wait(struct client *);
 void client_policy_failed(struct client *, const char *why);
 
 /* upstream.c */
@@ -316,6 +322,7 @@ void upconn_abort(struct upconn *);
 void upconn_resume(struct upconn *);
 void upstream_free_all(void);
 void upconn_reap(void);
+void upconn_response_go(struct upconn *);
 void up_logged_back(struct upstream *);
 
 /* http.c */
@@ -350,9 +357,10 @@ int policy_ask(struct client *, const char *phase);
 void policy_cancel(struct client *);
 void policy_flush(void);
 int policy_wants_response(void);
-int policy_drops_header(const struct exch *, const char *name, size_t n);
-int policy_add_headers(const struct exch *, struct gw_buf *);
-void policy_record(struct exch *, const char *action);
+int policy_drops_header(
+    const json_t *set, const json_t *rm, const char *name, size_t n);
+int policy_add_headers(const json_t *set, struct gw_buf *);
+void policy_record(struct exch *);
 
 /* emit.c */
 void emit_describe(struct client *, struct gw_exchange *);

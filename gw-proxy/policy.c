@@ -459,23 +459,24 @@ pc_io(struct gw_loop *loop, struct gw_io *io, int ev)
 /* ---- applying answers ------------------------------------------------ */
 
 /*
- * Returns 1 if the answer of <x> removes or replaces the header <name>:
- * it is in "remove_headers", or "set_headers" sets it.
+ * Returns 1 if an answer removes or replaces the header <name>: it is in
+ * <rm> ("remove_headers"), or <set> ("set_headers") sets it.
  */
 int
-policy_drops_header(const struct exch *x, const char *name, size_t n)
+policy_drops_header(
+    const json_t *set, const json_t *rm, const char *name, size_t n)
 {
 	const char *k;
 	json_t *v;
 	size_t i;
 
-	json_array_foreach((json_t *)x->pol_rm, i, v)
+	json_array_foreach((json_t *)rm, i, v)
 	{
 		if (json_is_string(v) &&
 		    http_str_ieq(name, n, json_string_value(v)))
 			return 1;
 	}
-	json_object_foreach((json_t *)x->pol_set, k, v)
+	json_object_foreach((json_t *)set, k, v)
 	{
 		if (http_str_ieq(name, n, k))
 			return 1;
@@ -505,14 +506,14 @@ add_header(struct gw_buf *b, const char *k, const json_t *v)
  * as header lines.  Returns 0, or -1 when <b> is full.
  */
 int
-policy_add_headers(const struct exch *x, struct gw_buf *b)
+policy_add_headers(const json_t *set, struct gw_buf *b)
 {
 	const char *k;
 	json_t *v, *e;
 	size_t i;
 	int r = 0;
 
-	json_object_foreach((json_t *)x->pol_set, k, v)
+	json_object_foreach((json_t *)set, k, v)
 	{
 		if (json_is_array(v)) {
 			json_array_foreach(v, i, e) r |= add_header(b, k, e);
@@ -522,50 +523,90 @@ policy_add_headers(const struct exch *x, struct gw_buf *b)
 	return r ? -1 : 0;
 }
 
-/*
- * Records what the answer says for the event: "traffic_policy" with the
- * rules matched, the action and the log output, and the module decisions
- * ("ip_policy", "basic_auth").
- */
-void
-policy_record(struct exch *x, const char *action)
+/* Appends the JSON of <v> (compact) to <b>. */
+static int
+add_json(struct gw_buf *b, const json_t *v)
 {
-	json_t *j = x->pol, *rm, *logs, *dec, *v;
-	const char *k;
-	char *s;
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	int r;
+
+	if (s == NULL)
+		return -1;
+	r = gw_buf_adds(b, s);
+	free(s);
+	return r;
+}
+
+/* Appends the items of the arrays <a> and <b> as one JSON array. */
+static int
+add_concat(struct gw_buf *out, const json_t *a, const json_t *b)
+{
+	const json_t *lists[2] = { a, b };
+	size_t i, k, n = 0;
+	json_t *v;
 	int r = 0;
 
-	rm = json_object_get(j, "rules_matched");
-	logs = json_object_get(j, "logs");
-	dec = json_object_get(j, "decisions");
+	r |= gw_buf_addc(out, '[');
+	for (k = 0; k < 2; k++) {
+		json_array_foreach((json_t *)lists[k], i, v)
+		{
+			if (n++ > 0)
+				r |= gw_buf_addc(out, ',');
+			r |= add_json(out, v);
+		}
+	}
+	r |= gw_buf_addc(out, ']');
+	return r;
+}
+
+/*
+ * Records what the answers say for the event: "traffic_policy" with the
+ * rules matched and the log output of both phases and the last action,
+ * and the module decisions ("ip_policy", "basic_auth").
+ */
+void
+policy_record(struct exch *x)
+{
+	const json_t *last = x->pol_res != NULL ? x->pol_res : x->pol;
+	json_t *rq = json_object_get(x->pol, "rules_matched");
+	json_t *rs = json_object_get(x->pol_res, "rules_matched");
+	json_t *lq = json_object_get(x->pol, "logs");
+	json_t *ls = json_object_get(x->pol_res, "logs");
+	json_t *v;
+	const char *k, *action;
+	const json_t *decs[2] = { json_object_get(x->pol, "decisions"),
+		json_object_get(x->pol_res, "decisions") };
+	size_t i;
+	int r = 0;
+
+	action = json_string_value(json_object_get(last, "action"));
 	gw_buf_reset(&x->extra);
-	if (json_array_size(rm) > 0 || json_array_size(logs) > 0) {
+	if (json_array_size(rq) + json_array_size(rs) > 0 ||
+	    json_array_size(lq) + json_array_size(ls) > 0) {
 		r |= gw_buf_adds(
 		    &x->extra, "\"traffic_policy\":{\"rules_matched\":");
-		s = rm != NULL ? json_dumps(rm, JSON_COMPACT) : NULL;
-		r |= gw_buf_adds(&x->extra, s != NULL ? s : "[]");
-		free(s);
+		r |= add_concat(&x->extra, rq, rs);
 		r |= gw_buf_adds(&x->extra, ",\"action\":");
-		r |= gw_json_cstr(&x->extra, action);
-		if (json_array_size(logs) > 0) {
+		r |= gw_json_cstr(&x->extra, action ? action : "continue");
+		if (json_array_size(lq) + json_array_size(ls) > 0) {
 			r |= gw_buf_adds(&x->extra, ",\"logs\":");
-			s = json_dumps(logs, JSON_COMPACT);
-			r |= s ? gw_buf_adds(&x->extra, s) : -1;
-			free(s);
+			r |= add_concat(&x->extra, lq, ls);
 		}
 		r |= gw_buf_addc(&x->extra, '}');
 	}
-	json_object_foreach(dec, k, v)
-	{
-		if (!json_is_object(v))
-			continue;
-		if (x->extra.len > 0)
-			r |= gw_buf_addc(&x->extra, ',');
-		r |= gw_json_cstr(&x->extra, k);
-		r |= gw_buf_addc(&x->extra, ':');
-		s = json_dumps(v, JSON_COMPACT);
-		r |= s ? gw_buf_adds(&x->extra, s) : -1;
-		free(s);
+	for (i = 0; i < 2; i++) {
+		json_object_foreach((json_t *)decs[i], k, v)
+		{
+			/* A response-phase decision overrides the request's. */
+			if (!json_is_object(v) ||
+			    (i == 0 && json_object_get(decs[1], k) != NULL))
+				continue;
+			if (x->extra.len > 0)
+				r |= gw_buf_addc(&x->extra, ',');
+			r |= gw_json_cstr(&x->extra, k);
+			r |= gw_buf_addc(&x->extra, ':');
+			r |= add_json(&x->extra, v);
+		}
 	}
 	if (r != 0)
 		gw_buf_reset(&x->extra);

@@ -29,6 +29,7 @@ static void upconn_timer(struct gw_loop *, struct gw_timer *);
 static void upconn_close(struct upconn *);
 static void upconn_update(struct upconn *);
 static void upconn_read(struct upconn *);
+static int response_go(struct upconn *);
 
 static http_parser_settings res_settings;
 
@@ -352,7 +353,7 @@ upconn_update(struct upconn *uc)
 	else if (uc->pio.ssl != NULL && !uc->pio.hs_done)
 		mask = uc->pio.want;
 	else {
-		if (!uc->paused)
+		if (!uc->paused && !uc->held)
 			mask |= GW_READ;
 		if (uc->out.len > 0)
 			mask |= GW_WRITE;
@@ -438,7 +439,7 @@ upconn_release(struct upconn *uc, int reusable)
 void
 upconn_resume(struct upconn *uc)
 {
-	if (!uc->paused || uc->dead)
+	if (!uc->paused || uc->dead || uc->held)
 		return;
 	uc->paused = 0;
 	/* Bytes already read but not yet parsed go first. */
@@ -632,6 +633,35 @@ parse_head(struct upconn *uc)
 	x->response_ns = gw_mono_ns() - x->sent_mono;
 	uc->head_done = 1;
 	up_logged_back(uc->up);
+	if (c->conf->o.policy != NULL && policy_wants_response() &&
+	    !x->asked_res) {
+		/* The head waits for gw-policy; the answer resumes it. */
+		x->asked_res = 1;
+		if (policy_ask(c, "on_http_response") == 0) {
+			x->asking_res = 1;
+			uc->held = 1;
+			client_policy_wait(c);
+			return -1;
+		}
+		if (!c->conf->o.policy_fail_open) {
+			client_upstream_failed(c, "GW_POLICY_UNAVAILABLE", 503,
+			    "the policy engine is unavailable");
+			return -1;
+		}
+	}
+	return response_go(uc);
+}
+
+/*
+ * Hands the parsed response head to the client side and goes on with the
+ * body.  Returns as parse_head().
+ */
+static int
+response_go(struct upconn *uc)
+{
+	struct client *c = uc->c;
+	struct exch *x = c->x;
+
 	client_response_head(c);
 	if (c->state == CS_DEAD || x->uc != uc)
 		return -1;
@@ -643,6 +673,19 @@ parse_head(struct upconn *uc)
 	/* Re-arm the parser for the body, which follows in uc->in. */
 	http_parser_pause(&uc->parser, 0);
 	return 1;
+}
+
+/* gw-policy let the held response head through: send it and go on. */
+void
+upconn_response_go(struct upconn *uc)
+{
+	if (uc == NULL || uc->dead || uc->c == NULL)
+		return;
+	uc->held = 0;
+	if (response_go(uc) == 1 && !uc->dead)
+		upconn_read(uc);
+	if (!uc->dead)
+		upconn_update(uc);
 }
 
 /*
@@ -716,7 +759,7 @@ upconn_read(struct upconn *uc)
 	char *p;
 
 	for (;;) {
-		if (uc->c == NULL || uc->dead)
+		if (uc->c == NULL || uc->dead || uc->held)
 			return;
 		/* First whatever is buffered: heads, then body bytes. */
 		if (!uc->head_done) {
