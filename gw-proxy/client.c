@@ -35,6 +35,8 @@ static void client_process(struct client *);
 static void client_update(struct client *);
 static void exch_finish(struct client *);
 static void client_linger(struct client *);
+static void ask_connect(struct client *);
+static void connect_answered(struct client *, json_t *, int);
 static void linger_read(struct client *);
 static void
 client_reject(struct client *, int status, const char *code, const char *msg);
@@ -189,6 +191,54 @@ exch_put(struct exch *x)
 }
 
 /*
+ * Asks gw-policy's on_tcp_connect rules about a new connection, which
+ * reads nothing until the answer.  The question needs an exchange to
+ * describe the connection; it goes back to the cache with the answer.
+ */
+static void
+ask_connect(struct client *c)
+{
+	if ((c->x = exch_get(c)) != NULL) {
+		c->x->start_ns = c->ci.start_ns;
+		if (policy_ask(c, "on_tcp_connect") == 0) {
+			c->conn_held = 1;
+			set_timer(c, T_POLICY, c->conf->o.policy_timeout);
+			return;
+		}
+		exch_put(c->x);
+		c->x = NULL;
+	}
+	/*
+	 * gw-policy is down: the connection goes on, and its requests get
+	 * the fallback (503, or unchecked with --policy-fail-open), which
+	 * tells a client more than a closed connection would.
+	 */
+}
+
+/* Ends the wait of ask_connect(): go on reading, or close. */
+static void
+connect_answered(struct client *c, json_t *answer, int ok)
+{
+	const char *action;
+	int close_it = !ok;
+
+	c->conn_held = 0;
+	if (answer != NULL) {
+		action = json_string_value(json_object_get(answer, "action"));
+		close_it |= action != NULL && strcmp(action, "close") == 0;
+		json_decref(answer);
+	}
+	exch_put(c->x);
+	c->x = NULL;
+	if (close_it) {
+		client_close(c);
+		return;
+	}
+	set_timer(c, T_HEADER, c->conf->o.header_timeout);
+	client_update(c);
+}
+
+/*
  * Takes a new connection from <lis>: <fd> is an accepted, non-blocking
  * socket that the client now owns.
  */
@@ -248,7 +298,10 @@ client_accept(struct listener *lis, int fd, const struct gw_addr *peer)
 	P.n_clients++;
 	P.n_accepted++;
 	set_timer(c, T_HEADER, c->conf->o.header_timeout);
-	client_update(c);
+	if (c->conf->o.policy != NULL && policy_wants_connect())
+		ask_connect(c);
+	if (c->state != CS_DEAD)
+		client_update(c);
 }
 
 /*
@@ -337,7 +390,9 @@ client_update(struct client *c)
 {
 	int mask = 0;
 
-	if (c->state == CS_HANDSHAKE) {
+	if (c->conn_held) {
+		mask = 0; /* on_tcp_connect: nothing until gw-policy answers */
+	} else if (c->state == CS_HANDSHAKE) {
 		mask = c->pio.want;
 	} else {
 		if (c->state == CS_CLOSING || (!c->paused && !c->pio.eof))
@@ -1692,6 +1747,10 @@ client_policy_answer(struct client *c, json_t *answer)
 	const char *action, *url, *code;
 	json_t *v;
 
+	if (c->conn_held) {
+		connect_answered(c, answer, 1);
+		return;
+	}
 	set_timer(c, T_ACTIVE, c->conf->o.client_timeout);
 	if (x->asking_res) {
 		x->asking_res = 0;
@@ -1742,6 +1801,10 @@ client_policy_failed(struct client *c, const char *why)
 {
 	char msg[160];
 
+	if (c->conn_held) {
+		connect_answered(c, NULL, c->conf->o.policy_fail_open);
+		return;
+	}
 	if (c->conf->o.policy_fail_open) {
 		set_timer(c, T_ACTIVE, c->conf->o.client_timeout);
 		if (c->x->asking_res) {

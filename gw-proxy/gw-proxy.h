@@ -224,6 +224,7 @@ struct client {
 	int close_after;    /* close once out is flushed */
 	int paused;         /* not reading: backpressure */
 	size_t linger_left; /* discarded before close, at most */
+	int conn_held;      /* on_tcp_connect question unanswered */
 	int pol_conn;       /* policy connection of the question, or -1 */
 	uint64_t pol_id;    /* and its id */
 	unsigned n_exchanges;
@@ -357,6 +358,7 @@ int policy_ask(struct client *, const char *phase);
 void policy_cancel(struct client *);
 void policy_flush(void);
 int policy_wants_response(void);
+int policy_wants_connect(void);
 int policy_drops_header(
     const json_t *set, const json_t *rm, const char *name, size_t n);
 int policy_add_headers(const json_t *set, struct gw_buf *);

@@ -200,6 +200,13 @@ policy_stop(void)
 	sock_path = NULL;
 }
 
+/* 1 when the loaded policy has on_tcp_connect rules. */
+int
+policy_wants_connect(void)
+{
+	return phase_connect;
+}
+
 /* 1 when the loaded policy has on_http_response rules. */
 int
 policy_wants_response(void)
