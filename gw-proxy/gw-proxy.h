@@ -4,9 +4,12 @@
  * upstream connections, and the functions the proxy's files share.
  *
  * Reading order: main.c (flags, setup, loop), config.c (options and
- * reload), listen.c (accepting), client.c (the request side of an
- * exchange), upstream.c (the response side and the connection pool),
- * http.c (header checks and rewriting), tls.c (OpenSSL), emit.c (events).
+ * reload), listen.c (accepting), client.c (connections, their buffers and
+ * timers), request.c (the request side of an exchange), upstream.c (the
+ * upstream connections and their pool), response.c (the response side and
+ * the end of an exchange), http.c (header checks and rewriting), tls.c
+ * (OpenSSL), emit.c (events), policy.c and decision.c (gw-policy's
+ * questions and answers).
  */
 #ifndef GW_PROXY_H
 #define GW_PROXY_H
@@ -295,23 +298,56 @@ struct upstream *conf_route(struct pconf *, const char *host, size_t len);
 int listen_apply(struct pconf *, const char *source, struct gw_error *);
 void listen_close_all(const char *source, const char *reason);
 
+/* What a client's one timer is waiting for. */
+enum {
+	CT_NONE,
+	CT_HEADER, /* reading a request head (slowloris) */
+	CT_IDLE,   /* keep-alive, nothing received */
+	CT_ACTIVE, /* no progress on the client side of an exchange */
+	CT_LINGER, /* discarding input before closing */
+	CT_POLICY, /* waiting for gw-policy's answer */
+};
+
 /* client.c */
 void client_accept(struct listener *, int fd, const struct gw_addr *peer);
+void client_close(struct client *);
+void client_reap(void);
+void client_drain_idle(void);
+void client_set_timer(struct client *, int kind, uint64_t ms);
+void client_update(struct client *);
+int client_flush(struct client *);
+void client_process(struct client *);
+void client_linger(struct client *);
+void client_next(struct client *);
+void client_upstream_drained(struct client *);
+void client_exch_err(struct exch *, const char *code, const char *msg);
+struct exch *client_exch_get(struct client *);
+void client_exch_put(struct exch *);
+
+/* request.c */
+void request_start(struct client *, size_t end);
+void request_feed(struct client *);
+void request_sniff(struct client *);
+int client_retry(struct client *);
+void client_proceed(struct client *);
+
+/* response.c */
+void
+client_reject(struct client *, int status, const char *code, const char *msg);
 void client_upstream_failed(
     struct client *, const char *code, int status, const char *msg);
+void exch_finish(struct client *);
 void client_response_head(struct client *);
 int client_response_body(struct client *, const char *, size_t);
 void client_response_done(struct client *);
-void client_drain_idle(void);
-void client_close(struct client *);
 void client_kick(struct client *);
-void client_upstream_drained(struct client *);
-int client_retry(struct client *);
-void client_reap(void);
+void response_from_policy(struct client *, json_t *answer);
+
+/* decision.c */
+void decision_ask_connect(struct client *);
 void client_policy_answer(struct client *, json_t *answer);
-void client_proceed(struct client *);
-void client_policy_wait(struct client *);
 void client_policy_failed(struct client *, const char *why);
+void client_policy_wait(struct client *);
 
 /* upstream.c */
 struct upstream *
