@@ -52,7 +52,6 @@ exch_reset(struct exch *x)
 	json_decref(x->pol);
 	json_decref(x->pol_res);
 	memset(x, 0, offsetof(struct exch, hdrs));
-	memset(&x->n_hdrs, 0, sizeof(*x) - offsetof(struct exch, n_hdrs));
 	x->head = head;
 	x->rhead = rhead;
 	x->req_cap = rc;

@@ -146,7 +146,6 @@ struct exch {
 	uint64_t sent_mono; /* request head sent upstream */
 
 	struct gw_buf head; /* request header block copy */
-	struct gw_hdr hdrs[PROXY_MAX_HEADERS];
 	size_t n_hdrs;
 	struct gw_str method, target, path, query, host;
 	struct gw_str user_agent;
@@ -169,7 +168,6 @@ struct exch {
 	uint64_t connect_ns;
 
 	struct gw_buf rhead; /* response header block copy */
-	struct gw_hdr rhdrs[PROXY_MAX_HEADERS];
 	size_t n_rhdrs;
 	int status;
 	uint64_t response_ns;
@@ -198,6 +196,14 @@ struct exch {
 	struct gw_buf extra; /* "traffic_policy":… for the event */
 	/* Parser scratch: the header being collected. */
 	int in_value;
+
+	/*
+	 * Last, so that resetting an exchange clears the fields above and
+	 * leaves these 3 KiB arrays alone: n_hdrs and n_rhdrs say how much
+	 * of them is in use.
+	 */
+	struct gw_hdr hdrs[PROXY_MAX_HEADERS];
+	struct gw_hdr rhdrs[PROXY_MAX_HEADERS];
 };
 
 enum client_state {
