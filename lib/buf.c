@@ -161,7 +161,9 @@ gw_buf_vprintf(struct gw_buf *b, const char *fmt, va_list ap)
 	int n;
 
 	va_copy(cp, ap);
-	n = vsnprintf(gw_buf_tail(b), b->data ? gw_buf_avail(b) : 0, fmt, cp);
+	/* No pointer arithmetic on a buffer that was never allocated. */
+	n = vsnprintf(b->data ? gw_buf_tail(b) : NULL,
+	    b->data ? gw_buf_avail(b) : 0, fmt, cp);
 	va_end(cp);
 	if (n < 0)
 		return -1;

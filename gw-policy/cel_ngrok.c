@@ -1,0 +1,817 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ngrok's Traffic Policy functions that depend on nothing but their
+ * arguments (reference/ngrok-traffic-policy.md §3.3): IP ranges
+ * (inCidrRange, inCidrRanges, isPrivateIp), URLs (url.parse, url.escape,
+ * url.unescape, queryString.decode), JSON (json.decode, json.encode, with
+ * jansson), base64, basic_auth.encode, the hash.* digests (OpenSSL) and
+ * rand.*.  The request-dependent ones (getReqHeader, ...) belong to the
+ * policy engine, which declares them with cel_env_func().
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "buf.h"
+
+#include "cel_impl.h"
+
+#define MAX_QUERY_PARAMS 1000
+
+static void *
+alloc(struct cel_call *c, size_t n)
+{
+	void *p;
+
+	if ((p = cel_arena_alloc(c->ctx->arena, n)) == NULL)
+		cel_ctx_error(c->ctx, "out of memory for the evaluation");
+	return p;
+}
+
+/*
+ * Parses an IP address into <ip>; returns its length (4 or 16, an
+ * IPv4-mapped IPv6 address counting as IPv4, as Go does) or 0.
+ */
+static int
+parse_ip(const char *s, size_t n, unsigned char ip[16], int unmap)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0xff, 0xff };
+	char buf[64];
+
+	if (n == 0 || n >= sizeof(buf) || memchr(s, '\0', n) != NULL)
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (inet_pton(AF_INET, buf, ip) == 1)
+		return 4;
+	if (inet_pton(AF_INET6, buf, ip) != 1)
+		return 0;
+	if (unmap && memcmp(ip, mapped, sizeof(mapped)) == 0) {
+		memmove(ip, ip + 12, 4);
+		return 4;
+	}
+	return 16;
+}
+
+/* 1 if <ip> is in <cidr>, 0 if not, -1 if the CIDR is invalid. */
+static int
+cidr_contains(const unsigned char *ip, int iplen, const char *cidr, size_t n)
+{
+	unsigned char net[16];
+	const char *slash;
+	int len, bits = 0, i;
+	size_t k;
+
+	if ((slash = memchr(cidr, '/', n)) == NULL)
+		return -1;
+	if ((len = parse_ip(cidr, (size_t)(slash - cidr), net, 0)) == 0)
+		return -1;
+	k = (size_t)(slash - cidr) + 1;
+	if (k == n || n - k > 3)
+		return -1;
+	for (; k < n; k++) {
+		if (cidr[k] < '0' || cidr[k] > '9')
+			return -1;
+		bits = bits * 10 + (cidr[k] - '0');
+	}
+	if (bits > len * 8)
+		return -1;
+	if (len != iplen)
+		return 0;
+	for (i = 0; bits >= 8; i++, bits -= 8)
+		if (ip[i] != net[i])
+			return 0;
+	if (bits > 0 && ((ip[i] ^ net[i]) & (0xff << (8 - bits)) & 0xff))
+		return 0;
+	return 1;
+}
+
+static int
+f_in_cidr_range(
+    struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	unsigned char ip[16];
+	int len;
+
+	(void)c;
+	len = parse_ip(a[0].s.ptr, a[0].s.len, ip, 1);
+	*out = cel_bool(
+	    len > 0 && cidr_contains(ip, len, a[1].s.ptr, a[1].s.len) == 1);
+	return 0;
+}
+
+static int
+f_in_cidr_ranges(
+    struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	const struct cel_value *v;
+	unsigned char ip[16];
+	size_t i;
+	int len;
+
+	(void)c;
+	*out = cel_bool(0);
+	if ((len = parse_ip(a[0].s.ptr, a[0].s.len, ip, 1)) == 0)
+		return 0;
+	for (i = 0; i < a[1].list.len; i++) {
+		v = &a[1].list.items[i];
+		/* Invalid entries are ignored, as ngrok documents. */
+		if (v->type == CEL_STRING &&
+		    cidr_contains(ip, len, v->s.ptr, v->s.len) == 1) {
+			*out = cel_bool(1);
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Go's net.IP.IsPrivate: RFC 1918 and RFC 4193 (fc00::/7). */
+static int
+f_is_private_ip(
+    struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	unsigned char ip[16];
+	int len;
+
+	(void)c;
+	len = parse_ip(a[0].s.ptr, a[0].s.len, ip, 1);
+	if (len == 4)
+		*out = cel_bool(ip[0] == 10 ||
+		    (ip[0] == 172 && (ip[1] & 0xf0) == 16) ||
+		    (ip[0] == 192 && ip[1] == 168));
+	else
+		*out = cel_bool(len == 16 && (ip[0] & 0xfe) == 0xfc);
+	return 0;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decodes <n> bytes of <s> into the arena; '+' is a space when
+ * <plus> (query strings).  Returns 0, or -1 on a bad escape or ENOMEM.
+ */
+static int
+unescape(struct cel_call *c, const char *s, size_t n, int plus,
+    struct cel_value *out)
+{
+	size_t i, k = 0;
+	char *p;
+	int h, l;
+
+	if (memchr(s, '%', n) == NULL && (!plus || memchr(s, '+', n) == NULL)) {
+		*out = cel_str(s, n);
+		return 0;
+	}
+	if ((p = alloc(c, n)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%') {
+			if (i + 2 >= n || (h = hexval(s[i + 1])) == -1 ||
+			    (l = hexval(s[i + 2])) == -1)
+				return cel_ctx_error(c->ctx,
+				    "invalid URL escape '%.*s'",
+				    (int)(n - i < 3 ? n - i : 3), s + i);
+			p[k++] = (char)(h << 4 | l);
+			i += 2;
+		} else
+			p[k++] = plus && s[i] == '+' ? ' ' : s[i];
+	}
+	*out = cel_str(p, k);
+	return 0;
+}
+
+/* Go's url.QueryEscape: unreserved bytes stay, space is '+'. */
+static int
+f_url_escape(
+    struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *s = (const unsigned char *)a[0].s.ptr;
+	size_t i, n = 0;
+	char *p;
+
+	for (i = 0; i < a[0].s.len; i++) {
+		if ((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		    s[i] == '_' || s[i] == '.' || s[i] == '~' || s[i] == ' ')
+			n++;
+		else
+			n += 3;
+	}
+	if (n == a[0].s.len && memchr(s, ' ', a[0].s.len) == NULL) {
+		*out = a[0];
+		return 0;
+	}
+	if ((p = alloc(c, n)) == NULL)
+		return -1;
+	for (i = 0, n = 0; i < a[0].s.len; i++) {
+		if ((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		    s[i] == '_' || s[i] == '.' || s[i] == '~')
+			p[n++] = (char)s[i];
+		else if (s[i] == ' ')
+			p[n++] = '+';
+		else {
+			p[n++] = '%';
+			p[n++] = hex[s[i] >> 4];
+			p[n++] = hex[s[i] & 15];
+		}
+	}
+	*out = cel_str(p, n);
+	return 0;
+}
+
+static int
+f_url_unescape(
+    struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	return unescape(c, a[0].s.ptr, a[0].s.len, 1, out);
+}
+
+/*
+ * Parses a query string into map(string, list(string)), values in order
+ * and grouped by key, as Go's url.ParseQuery (pairs with bad escapes are
+ * skipped, like url.URL.Query()).
+ */
+static int
+parse_query(struct cel_call *c, const char *s, size_t n, struct cel_value *out)
+{
+	struct cel_value *keys, *vals, *items;
+	struct cel_map_entry *ent;
+	size_t npairs = 0, i, j, k, nkeys = 0, cnt, start, end, eq;
+	char msg[sizeof(c->ctx->errmsg)];
+
+	for (i = 0; i < n; i++)
+		npairs += s[i] == '&';
+	npairs++;
+	if (n == 0 || npairs > MAX_QUERY_PARAMS) {
+		*out = cel_map(NULL, 0);
+		return n == 0
+		    ? 0
+		    : cel_ctx_error(c->ctx, "more than %d query parameters",
+		          MAX_QUERY_PARAMS);
+	}
+	if ((keys = alloc(c, 2 * npairs * sizeof(*keys))) == NULL ||
+	    (ent = alloc(c, npairs * sizeof(*ent))) == NULL ||
+	    (items = alloc(c, npairs * sizeof(*items))) == NULL)
+		return -1;
+	vals = keys + npairs;
+	memcpy(msg, c->ctx->errmsg, sizeof(msg));
+	for (i = 0, j = 0, start = 0; start <= n; start = end + 1) {
+		for (end = start; end < n && s[end] != '&';)
+			end++;
+		if (end == start)
+			continue;
+		for (eq = start; eq < end && s[eq] != '=';)
+			eq++;
+		if (unescape(c, s + start, eq - start, 1, &keys[j]) == -1 ||
+		    unescape(c, s + eq + (eq < end), end - eq - (eq < end), 1,
+		        &vals[j]) == -1) {
+			/* Skipped like Go; forget the message it left. */
+			memcpy(c->ctx->errmsg, msg, sizeof(msg));
+			continue;
+		}
+		j++;
+	}
+	npairs = j;
+	/* Group by key, keeping first-seen order: the lists are contiguous. */
+	for (i = 0, k = 0; i < npairs; i++) {
+		for (j = 0; j < nkeys; j++)
+			if (cel_value_equal(&ent[j].key, &keys[i]))
+				break;
+		if (j < nkeys)
+			continue;
+		ent[nkeys].key = keys[i];
+		for (cnt = 0, j = i; j < npairs; j++)
+			if (cel_value_equal(&keys[j], &keys[i]))
+				items[k + cnt++] = vals[j];
+		ent[nkeys++].val = cel_list(items + k, cnt);
+		k += cnt;
+	}
+	*out = cel_map(ent, nkeys);
+	return 0;
+}
+
+static int
+f_query_decode(
+    struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	return parse_query(c, a[0].s.ptr, a[0].s.len, out);
+}
+
+static int
+is_scheme_char(char ch, int first)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (!first &&
+	        ((ch >= '0' && ch <= '9') || ch == '+' || ch == '-' ||
+	            ch == '.'));
+}
+
+/*
+ * url.parse(s): a map with the fields of ngrok's req.url: scheme,
+ * authority, host, port (an int, only when present), path (decoded),
+ * raw_path, query, query_params, fragment, user_password (when present)
+ * and raw.
+ */
+static int
+f_url_parse(
+    struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	const char *s = a[0].s.ptr, *p, *end, *hash, *q, *auth, *at, *hend;
+	struct cel_value scheme, authority, host, path, query, frag, userpw;
+	struct cel_map_entry *e;
+	size_t n = a[0].s.len, i, len;
+	int64_t port = -1;
+	char *lower;
+
+	end = s + n;
+	hash = memchr(s, '#', n);
+	frag = hash != NULL ? cel_str(hash + 1, (size_t)(end - hash - 1))
+	                    : cel_str("", 0);
+	if (hash != NULL)
+		end = hash;
+	scheme = authority = host = userpw = cel_str("", 0);
+	p = s;
+	for (i = 0; p + i < end && is_scheme_char(p[i], i == 0);)
+		i++;
+	if (i > 0 && p + i < end && p[i] == ':') {
+		if ((lower = alloc(c, i)) == NULL)
+			return -1;
+		for (len = 0; len < i; len++)
+			lower[len] =
+			    (char)(p[len] >= 'A' && p[len] <= 'Z' ? p[len] + 32
+			                                          : p[len]);
+		scheme = cel_str(lower, i);
+		p += i + 1;
+	}
+	if (end - p >= 2 && p[0] == '/' && p[1] == '/') {
+		auth = p + 2;
+		for (p = auth; p < end && *p != '/' && *p != '?';)
+			p++;
+		authority = cel_str(auth, (size_t)(p - auth));
+		at = memrchr(auth, '@', (size_t)(p - auth));
+		if (at != NULL) {
+			userpw = cel_str(auth, (size_t)(at - auth));
+			auth = at + 1;
+			authority = cel_str(auth, (size_t)(p - auth));
+		}
+		hend = p;
+		if (auth < p && auth[0] == '[') {
+			/* [v6]:port */
+			if ((q = memchr(auth, ']', (size_t)(p - auth))) == NULL)
+				return cel_ctx_error(
+				    c->ctx, "url.parse: missing ']' in host");
+			host = cel_str(auth + 1, (size_t)(q - auth - 1));
+			hend = q + 1;
+		} else {
+			for (q = auth; q < p && *q != ':';)
+				q++;
+			host = cel_str(auth, (size_t)(q - auth));
+			hend = q;
+		}
+		if (hend < p && *hend == ':') {
+			for (q = hend + 1, port = 0; q < p; q++) {
+				if (*q < '0' || *q > '9' || port > 65535)
+					return cel_ctx_error(
+					    c->ctx, "url.parse: invalid port");
+				port = port * 10 + (*q - '0');
+			}
+			if (port > 65535)
+				return cel_ctx_error(
+				    c->ctx, "url.parse: invalid port");
+			if (hend + 1 == p)
+				port = -1;
+		} else if (hend < p)
+			return cel_ctx_error(c->ctx, "url.parse: invalid host");
+	}
+	q = memchr(p, '?', (size_t)(end - p));
+	query =
+	    q != NULL ? cel_str(q + 1, (size_t)(end - q - 1)) : cel_str("", 0);
+	len = (size_t)((q != NULL ? q : end) - p);
+	if (unescape(c, p, len, 0, &path) == -1)
+		return -1;
+	if ((e = alloc(c, 12 * sizeof(*e))) == NULL)
+		return -1;
+	i = 0;
+	e[i].key = cel_str("scheme", 6), e[i++].val = scheme;
+	e[i].key = cel_str("authority", 9), e[i++].val = authority;
+	e[i].key = cel_str("host", 4), e[i++].val = host;
+	if (port >= 0)
+		e[i].key = cel_str("port", 4), e[i++].val = cel_int(port);
+	e[i].key = cel_str("path", 4), e[i++].val = path;
+	e[i].key = cel_str("raw_path", 8), e[i++].val = cel_str(p, len);
+	e[i].key = cel_str("query", 5), e[i++].val = query;
+	e[i].key = cel_str("query_params", 12);
+	if (parse_query(c, query.s.ptr, query.s.len, &e[i++].val) == -1)
+		return -1;
+	e[i].key = cel_str("fragment", 8), e[i++].val = frag;
+	if (userpw.s.len > 0)
+		e[i].key = cel_str("user_password", 13), e[i++].val = userpw;
+	e[i].key = cel_str("raw", 3), e[i++].val = a[0];
+	*out = cel_map(e, i);
+	return 0;
+}
+
+/* Converts a jansson value into the arena, recursively. */
+static int
+from_json(struct cel_call *c, json_t *j, struct cel_value *out)
+{
+	struct cel_map_entry *ent;
+	struct cel_value *items;
+	const char *key;
+	json_t *v;
+	size_t i, n;
+	char *p;
+
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		n = json_object_size(j);
+		ent = n ? alloc(c, n * sizeof(*ent)) : NULL;
+		if (n && ent == NULL)
+			return -1;
+		i = 0;
+		json_object_foreach(j, key, v)
+		{
+			n = strlen(key);
+			if ((p = cel_arena_dup(c->ctx->arena, key, n)) == NULL)
+				return cel_ctx_error(c->ctx, "out of memory");
+			ent[i].key = cel_str(p, n);
+			if (from_json(c, v, &ent[i].val) == -1)
+				return -1;
+			i++;
+		}
+		*out = cel_map(ent, i);
+		return 0;
+	case JSON_ARRAY:
+		n = json_array_size(j);
+		items = n ? alloc(c, n * sizeof(*items)) : NULL;
+		if (n && items == NULL)
+			return -1;
+		json_array_foreach(j, i, v)
+		{
+			if (from_json(c, v, &items[i]) == -1)
+				return -1;
+		}
+		*out = cel_list(items, n);
+		return 0;
+	case JSON_STRING:
+		n = json_string_length(j);
+		if ((p = cel_arena_dup(
+		         c->ctx->arena, json_string_value(j), n)) == NULL)
+			return cel_ctx_error(c->ctx, "out of memory");
+		*out = cel_str(p, n);
+		return 0;
+	case JSON_INTEGER:
+		*out = cel_double((double)json_integer_value(j));
+		return 0;
+	case JSON_REAL:
+		*out = cel_double(json_real_value(j));
+		return 0;
+	case JSON_TRUE:
+		*out = cel_bool(1);
+		return 0;
+	case JSON_FALSE:
+		*out = cel_bool(0);
+		return 0;
+	default:
+		*out = cel_null();
+		return 0;
+	}
+}
+
+/*
+ * json.decode(s): numbers become doubles, as Go's encoding/json decodes
+ * into interface{} (and 1.0 == 1 in CEL).
+ */
+static int
+f_json_decode(
+    struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	json_error_t jerr;
+	json_t *j;
+	int r;
+
+	j = json_loadb(a[0].s.ptr, a[0].s.len,
+	    JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
+	if (j == NULL)
+		return cel_ctx_error(c->ctx, "json.decode: %s at offset %d",
+		    jerr.text, jerr.position);
+	r = from_json(c, j, out);
+	json_decref(j);
+	return r;
+}
+
+static int
+f_is_json(struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	json_t *j;
+
+	(void)c;
+	j = json_loadb(
+	    a[0].s.ptr, a[0].s.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	*out = cel_bool(j != NULL);
+	json_decref(j);
+	return 0;
+}
+
+static int
+f_json_encode(
+    struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	struct gw_buf b;
+	char *p;
+	int r = 0;
+
+	gw_buf_init(&b, 16u << 20);
+	if (cel_value_to_json(&a[0], &b) == -1)
+		r = cel_ctx_error(c->ctx, "json.encode: cannot encode %s",
+		    errno == EINVAL ? "NaN or infinity" : "(too large)");
+	else if ((p = cel_arena_dup(c->ctx->arena, gw_buf_head(&b), b.len)) ==
+	    NULL)
+		r = cel_ctx_error(c->ctx, "out of memory");
+	else
+		*out = cel_str(p, b.len);
+	gw_buf_fini(&b);
+	return r;
+}
+
+static size_t
+b64_encode(const unsigned char *in, size_t n, char *out)
+{
+	static const char alpha[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i, k = 0;
+	uint32_t v;
+
+	for (i = 0; i + 3 <= n; i += 3) {
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+		    in[i + 2];
+		out[k++] = alpha[v >> 18];
+		out[k++] = alpha[v >> 12 & 63];
+		out[k++] = alpha[v >> 6 & 63];
+		out[k++] = alpha[v & 63];
+	}
+	if (n - i > 0) {
+		v = (uint32_t)in[i] << 16;
+		if (n - i == 2)
+			v |= (uint32_t)in[i + 1] << 8;
+		out[k++] = alpha[v >> 18];
+		out[k++] = alpha[v >> 12 & 63];
+		out[k++] = n - i == 2 ? alpha[v >> 6 & 63] : '=';
+		out[k++] = '=';
+	}
+	return k;
+}
+
+static int
+f_b64_encode(
+    struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	char *p;
+
+	if ((p = alloc(c, (a[0].s.len + 2) / 3 * 4)) == NULL)
+		return -1;
+	*out = cel_str(
+	    p, b64_encode((const unsigned char *)a[0].s.ptr, a[0].s.len, p));
+	return 0;
+}
+
+static int
+b64_val(char ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	if (ch == '+')
+		return 62;
+	if (ch == '/')
+		return 63;
+	return -1;
+}
+
+/* Standard alphabet with padding, strictly, as Go's StdEncoding. */
+static int
+f_b64_decode(
+    struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	const char *s = a[0].s.ptr;
+	size_t n = a[0].s.len, i, k = 0, pad = 0;
+	unsigned char *p;
+	uint32_t v;
+	int d, j;
+
+	if (n % 4 != 0)
+		goto bad;
+	if (n > 0 && s[n - 1] == '=')
+		pad = n > 1 && s[n - 2] == '=' ? 2 : 1;
+	if ((p = alloc(c, n / 4 * 3 + 1)) == NULL)
+		return -1;
+	for (i = 0; i < n; i += 4) {
+		v = 0;
+		for (j = 0; j < 4; j++) {
+			if (i + (size_t)j >= n - pad) {
+				v <<= 6;
+				continue;
+			}
+			if ((d = b64_val(s[i + (size_t)j])) == -1)
+				goto bad;
+			v = v << 6 | (uint32_t)d;
+		}
+		p[k++] = (unsigned char)(v >> 16);
+		p[k++] = (unsigned char)(v >> 8);
+		p[k++] = (unsigned char)v;
+	}
+	k -= pad;
+	/* Non-zero bits under the padding mean it was not canonical. */
+	if (pad > 0 && p[k] != 0)
+		goto bad;
+	*out = cel_bytes(p, k);
+	return 0;
+bad:
+	return cel_ctx_error(c->ctx, "base64.decode: invalid base64 input");
+}
+
+static int
+f_basic_auth(
+    struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	size_t n = a[0].s.len + 1 + a[1].s.len;
+	char *raw, *p;
+
+	if ((raw = alloc(c, n)) == NULL ||
+	    (p = alloc(c, 6 + (n + 2) / 3 * 4)) == NULL)
+		return -1;
+	memcpy(raw, a[0].s.ptr, a[0].s.len);
+	raw[a[0].s.len] = ':';
+	memcpy(raw + a[0].s.len + 1, a[1].s.ptr, a[1].s.len);
+	memcpy(p, "Basic ", 6);
+	*out = cel_str(p, 6 + b64_encode((unsigned char *)raw, n, p + 6));
+	return 0;
+}
+
+static int
+digest(struct cel_call *c, const struct cel_value *a, struct cel_value *out,
+    const EVP_MD *md)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char buf[EVP_MAX_MD_SIZE];
+	unsigned int len, i;
+	char *p;
+
+	if (EVP_Digest(a[0].s.ptr, a[0].s.len, buf, &len, md, NULL) != 1)
+		return cel_ctx_error(c->ctx, "hash: digest failed");
+	if ((p = alloc(c, 2 * (size_t)len)) == NULL)
+		return -1;
+	for (i = 0; i < len; i++) {
+		p[2 * i] = hex[buf[i] >> 4];
+		p[2 * i + 1] = hex[buf[i] & 15];
+	}
+	*out = cel_str(p, 2 * (size_t)len);
+	return 0;
+}
+
+static int
+f_md5(struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	return digest(c, a, out, EVP_md5());
+}
+
+static int
+f_sha1(struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	return digest(c, a, out, EVP_sha1());
+}
+
+static int
+f_sha256(struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	return digest(c, a, out, EVP_sha256());
+}
+
+static int
+f_sha512(struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	return digest(c, a, out, EVP_sha512());
+}
+
+/* splitmix64, seeded once from getrandom(2), when the host has none. */
+static uint64_t
+random64(struct cel_ctx *ctx)
+{
+	static uint64_t state;
+	static int seeded;
+	uint64_t z;
+
+	if (ctx->random != NULL)
+		return ctx->random(ctx->host);
+	if (!seeded) {
+		if (getrandom(&state, sizeof(state), 0) != sizeof(state))
+			state =
+			    (uint64_t)(uintptr_t)&state ^ 0x9e3779b97f4a7c15;
+		seeded = 1;
+	}
+	z = (state += 0x9e3779b97f4a7c15);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+	return z ^ (z >> 31);
+}
+
+/* rand.int(min, max): uniform in [min, max], both included. */
+static int
+f_rand_int(struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	uint64_t span, r, limit;
+
+	if (a[0].i > a[1].i)
+		return cel_ctx_error(c->ctx, "rand.int: min %lld > max %lld",
+		    (long long)a[0].i, (long long)a[1].i);
+	span = (uint64_t)a[1].i - (uint64_t)a[0].i + 1;
+	r = random64(c->ctx);
+	if (span != 0) {
+		/* Rejection keeps the draw uniform when span is not 2^k. */
+		limit = UINT64_MAX - UINT64_MAX % span;
+		while (r >= limit)
+			r = random64(c->ctx);
+		r %= span;
+	}
+	*out = cel_int((int64_t)((uint64_t)a[0].i + r));
+	return 0;
+}
+
+static int
+f_rand_double(
+    struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	(void)a;
+	*out = cel_double((double)(random64(c->ctx) >> 11) * 0x1.0p-53);
+	return 0;
+}
+
+const struct cel_builtin cel_ngrok_builtins[] = {
+	{ "bool inCidrRange(string, string)", f_in_cidr_range, 0, NULL },
+	{ "bool inCidrRanges(string, list)", f_in_cidr_ranges, 0, NULL },
+	{ "bool isPrivateIp(string)", f_is_private_ip, 0, NULL },
+	{ "bool string.isPrivateIp()", f_is_private_ip, 0, NULL },
+	{ "map(string, dyn) url.parse(string)", f_url_parse, 0, NULL },
+	{ "map(string, dyn) string.parseUrl()", f_url_parse, 0, NULL },
+	{ "string url.escape(string)", f_url_escape, 0, NULL },
+	{ "string string.escapeUrl()", f_url_escape, 0, NULL },
+	{ "string url.unescape(string)", f_url_unescape, 0, NULL },
+	{ "string string.unescapeUrl()", f_url_unescape, 0, NULL },
+	{ "map(string, list(string)) queryString.decode(string)",
+	    f_query_decode, 0, NULL },
+	{ "map(string, list(string)) string.decodeQueryString()",
+	    f_query_decode, 0, NULL },
+	{ "dyn json.decode(string)", f_json_decode, 0, NULL },
+	{ "dyn string.decodeJson()", f_json_decode, 0, NULL },
+	{ "bool string.isJson()", f_is_json, 0, NULL },
+	{ "string json.encode(dyn)", f_json_encode, 0, NULL },
+	{ "string list.encodeJson()", f_json_encode, 0, NULL },
+	{ "string map.encodeJson()", f_json_encode, 0, NULL },
+	{ "bytes base64.decode(string)", f_b64_decode, 0, NULL },
+	{ "bytes string.decodeBase64()", f_b64_decode, 0, NULL },
+	{ "string base64.encode(bytes)", f_b64_encode, 0, NULL },
+	{ "string base64.encode(string)", f_b64_encode, 0, NULL },
+	{ "string bytes.encodeBase64()", f_b64_encode, 0, NULL },
+	{ "string string.encodeBase64()", f_b64_encode, 0, NULL },
+	{ "string basic_auth.encode(string, string)", f_basic_auth, 0, NULL },
+	{ "string hash.md5(string)", f_md5, 0, NULL },
+	{ "string hash.md5(bytes)", f_md5, 0, NULL },
+	{ "string string.md5()", f_md5, 0, NULL },
+	{ "string hash.sha1(string)", f_sha1, 0, NULL },
+	{ "string hash.sha1(bytes)", f_sha1, 0, NULL },
+	{ "string string.sha1()", f_sha1, 0, NULL },
+	{ "string hash.sha256(string)", f_sha256, 0, NULL },
+	{ "string hash.sha256(bytes)", f_sha256, 0, NULL },
+	{ "string string.sha256()", f_sha256, 0, NULL },
+	{ "string hash.sha512(string)", f_sha512, 0, NULL },
+	{ "string hash.sha512(bytes)", f_sha512, 0, NULL },
+	{ "string string.sha512()", f_sha512, 0, NULL },
+	{ "int rand.int(int, int)", f_rand_int, CEL_FN_IMPURE, NULL },
+	{ "double rand.double()", f_rand_double, CEL_FN_IMPURE, NULL },
+};
+
+const size_t cel_ngrok_nbuiltins =
+    sizeof(cel_ngrok_builtins) / sizeof(cel_ngrok_builtins[0]);
