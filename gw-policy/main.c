@@ -3,9 +3,8 @@
  * gw-policy: ngrok-compatible Traffic Policy for gw.  This file holds the
  * command line and nothing else: "check" validates policy files with the
  * loader (policy_load.c) and prints every problem as file:line:col:
- * message; "serve" (answer gw-proxy's questions over a Unix socket) and
- * "eval" (dry-run a policy over captured events) are still to come and
- * say so.
+ * message; "serve" (serve.c) answers gw-proxy's questions over a Unix
+ * socket and "eval" (eval.c) dry-runs a policy over captured events.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gw-policy.h"
 #include "policy.h"
 
 #define EX_OK       0
@@ -54,28 +54,34 @@ static const char usage_check[] =
     "Exit status: 0 all files valid, 64 usage, 78 a file is invalid.\n";
 
 static const char usage_serve[] =
-    "usage: gw-policy serve --socket PATH [options] FILE\n"
+    "usage: gw-policy serve FILE --socket PATH [options]\n"
     "\n"
     "Loads the policy FILE and answers gw-proxy's questions (docs/PROTOCOL.md\n"
-    "section 8) on the Unix socket PATH, created with mode 0600.  SIGHUP\n"
-    "reloads FILE; an invalid new file is reported and the old policy stays\n"
-    "in force.  SIGTERM/SIGINT drain and exit 0.\n"
+    "section 8) on the Unix socket PATH, created with mode 0600.  It reloads\n"
+    "FILE on SIGHUP and when the file changes on disk; an invalid new file is\n"
+    "reported and the old policy stays in force.  Each load or rejection is\n"
+    "an audit event (policy_updated.v0, policy_rejected.v0) on stdout.\n"
+    "SIGTERM/SIGINT exit 0.\n"
     "\n"
     "  -s, --socket PATH    the Unix socket to listen on\n"
+    "      --max-buckets N  rate-limit buckets kept in memory (least\n"
+    "                       recently used ones are forgotten past it)\n"
+    "      --log-format F   text or json\n"
     "\n"
-    "Not implemented yet: exits 70.\n"
-    "Exit status: 0 ok, 64 usage, 70 internal, 78 invalid policy.\n";
+    "Exit status: 0 ok, 64 usage, 71 socket error, 78 invalid policy.\n";
 
 static const char usage_eval[] =
-    "usage: gw-policy eval FILE [EVENTS...]\n"
+    "usage: gw-policy eval FILE [EVENTS...] [--max-buckets N]\n"
     "\n"
-    "Dry-runs the policy FILE over http_request_complete.v0 events read\n"
-    "from EVENTS (NDJSON, .zst decompressed) or stdin, and writes what the\n"
-    "policy would have done to each request as NDJSON on stdout.\n"
+    "Dry-runs the policy FILE over the events in EVENTS (NDJSON, .zst\n"
+    "decompressed) or stdin, in order, with rate limits simulated on the\n"
+    "events' own timestamps.  Every line is written to stdout, each\n"
+    "http_request_complete.v0 with a \"policy_eval\" member saying what the\n"
+    "policy would have done; a summary per outcome and per rule goes to\n"
+    "stderr.\n"
     "\n"
-    "Not implemented yet: exits 70.\n"
-    "Exit status: 0 ok, 64 usage, 65 bad input, 70 internal, 78 invalid "
-    "policy.\n";
+    "Exit status: 0 ok, 64 usage, 66 cannot open an input, 74 I/O error,\n"
+    "78 invalid policy.\n";
 
 /* Reads all of stdin into a malloc'd buffer; NULL with errno on failure. */
 static char *
@@ -200,20 +206,22 @@ cmd_check(int argc, char **argv)
 	return bad ? EX_CONFIG : EX_OK;
 }
 
-/* serve and eval: their --help, and a clear refusal until they exist. */
+/* serve and eval: their --help here, the work in serve.c and eval.c. */
 static int
-cmd_later(const char *name, const char *usage, int argc, char **argv)
+cmd_run(const char *usage, int (*fn)(int, char **), int argc, char **argv)
 {
 	int i;
 
-	for (i = 1; i < argc; i++)
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
 		if (strcmp(argv[i], "--help") == 0 ||
 		    strcmp(argv[i], "-h") == 0) {
 			fputs(usage, stdout);
 			return EX_OK;
 		}
-	fprintf(stderr, "gw-policy: error: %s is not implemented yet\n", name);
-	return EX_SOFTWARE;
+	}
+	return fn(argc, argv);
 }
 
 int
@@ -238,9 +246,9 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "serve") == 0)
-		return cmd_later("serve", usage_serve, argc - 1, argv + 1);
+		return cmd_run(usage_serve, serve_main, argc - 1, argv + 1);
 	if (strcmp(cmd, "eval") == 0)
-		return cmd_later("eval", usage_eval, argc - 1, argv + 1);
+		return cmd_run(usage_eval, eval_main, argc - 1, argv + 1);
 	if (cmd[0] == '-')
 		fprintf(stderr, "gw-policy: error: unknown option %s\n", cmd);
 	else
