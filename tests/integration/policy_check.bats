@@ -333,13 +333,16 @@ EOF
 	[[ "$output" == "gw-policy "* ]]
 }
 
-@test "serve and eval: help now, a clear refusal with exit 70 until they exist" {
+@test "serve and eval: --help, and usage errors exit 64 naming what is missing" {
 	for cmd in serve eval; do
 		run --separate-stderr "$POLICY" "$cmd" --help
 		[ "$status" -eq 0 ]
 		[[ "${lines[0]}" == "usage: gw-policy $cmd "* ]]
-		run --separate-stderr "$POLICY" "$cmd" policy.yml
-		[ "$status" -eq 70 ]
-		[ "$stderr" = "gw-policy: error: $cmd is not implemented yet" ]
+		run --separate-stderr "$POLICY" "$cmd"
+		[ "$status" -eq 64 ]
+		[[ "$stderr" == *"the policy FILE is required"* ]]
 	done
+	run --separate-stderr "$POLICY" serve policy.yml
+	[ "$status" -eq 64 ]
+	[[ "$stderr" == *"--socket PATH is required"* ]]
 }
