@@ -279,7 +279,7 @@ response_from_policy(struct client *c, json_t *j)
 {
 	struct exch *x = c->x;
 	json_t *hdrs, *v, *e;
-	const char *body, *k, *code;
+	const char *body, *k, *code, *msg;
 	struct gw_buf *b = &c->out;
 	size_t i, blen, mark = b->len;
 	json_int_t status;
@@ -293,9 +293,11 @@ response_from_policy(struct client *c, json_t *j)
 		body = "";
 	blen = strlen(body);
 	code = json_string_value(json_object_get(j, "error_code"));
+	msg = json_string_value(json_object_get(j, "error_message"));
 	if (code != NULL) {
 		x->err_code = code;
-		snprintf(x->err_msg, sizeof(x->err_msg), "answered by policy");
+		snprintf(x->err_msg, sizeof(x->err_msg), "%s",
+		    msg != NULL ? msg : "answered by policy");
 		P.n_errors++;
 	}
 	if (!x->req_done || !x->keep_alive)
