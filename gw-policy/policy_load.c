@@ -1410,55 +1410,6 @@ fail:
 	return NULL;
 }
 
-/* Reads all of <path>, up to GW_OPTS_MAX_FILE bytes. */
-static char *
-read_all(const char *path, size_t *lenp)
-{
-	size_t len = 0, cap = 0;
-	char *buf = NULL, *p;
-	struct stat st;
-	int fd, saved_errno;
-	ssize_t r;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return NULL;
-	if (fstat(fd, &st) == -1)
-		goto fail;
-	if (S_ISDIR(st.st_mode)) {
-		errno = EISDIR;
-		goto fail;
-	}
-	for (;;) {
-		if (len == cap) {
-			if (cap >= GW_OPTS_MAX_FILE) {
-				errno = EFBIG;
-				goto fail;
-			}
-			cap = cap ? cap * 2 : 4096;
-			if ((p = realloc(buf, cap)) == NULL)
-				goto fail;
-			buf = p;
-		}
-		r = read(fd, buf + len, cap - len);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			goto fail;
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	*lenp = len;
-	return buf;
-fail:
-	saved_errno = errno;
-	close(fd);
-	free(buf);
-	errno = saved_errno;
-	return NULL;
-}
-
 struct policy *
 policy_load(const char *path, struct policy_errors *errs)
 {
@@ -1467,7 +1418,7 @@ policy_load(const char *path, struct policy_errors *errs)
 	char *text;
 	int saved_errno;
 
-	if ((text = read_all(path, &len)) == NULL) {
+	if ((text = gw_read_file(path, GW_OPTS_MAX_FILE, &len)) == NULL) {
 		saved_errno = errno;
 		if (errs != NULL)
 			diag_addf(

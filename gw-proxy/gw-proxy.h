@@ -378,6 +378,8 @@ int http_str_ieq(const char *, size_t, const char *);
 const struct gw_hdr *http_hdr_get(const struct gw_hdr *, size_t, const char *);
 const char *http_reason(int status);
 struct gw_str http_host_only(struct gw_str);
+int http_put_field(struct gw_buf *, const struct gw_str *name,
+    const struct gw_str *value, const char *also);
 int http_has_token(const struct gw_str *, const char *);
 int http_write_error(
     struct gw_buf *, int status, const char *code, const char *msg, int close);

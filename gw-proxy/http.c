@@ -300,6 +300,30 @@ http_host_only(struct gw_str h)
 	return h;
 }
 
+/*
+ * Appends the header line "Name: value\r\n", with ", <also>" after the
+ * value when <also> is not NULL.  Returns 0, or -1 with <b> unchanged.
+ */
+int
+http_put_field(struct gw_buf *b, const struct gw_str *name,
+    const struct gw_str *value, const char *also)
+{
+	size_t mark = b->len;
+	int r = 0;
+
+	r |= gw_buf_add(b, name->p, name->n);
+	r |= gw_buf_add(b, ": ", 2);
+	r |= gw_buf_add(b, value->p, value->n);
+	if (also != NULL) {
+		r |= gw_buf_add(b, ", ", 2);
+		r |= gw_buf_adds(b, also);
+	}
+	r |= gw_buf_add(b, "\r\n", 2);
+	if (r != 0)
+		b->len = mark;
+	return r ? -1 : 0;
+}
+
 /* Returns the first header called <name> (case-insensitive), or NULL. */
 const struct gw_hdr *
 http_hdr_get(const struct gw_hdr *h, size_t n, const char *name)

@@ -161,19 +161,12 @@ client_response_head(struct client *c)
 		        x->pol_res_set, x->pol_res_rm, h->name.p, h->name.n))
 			continue;
 		if (http_str_ieq(h->name.p, h->name.n, "via")) {
-			r |= gw_buf_add(b, h->name.p, h->name.n);
-			r |= gw_buf_add(b, ": ", 2);
-			r |= gw_buf_add(b, h->value.p, h->value.n);
-			r |= gw_buf_add(b, ", ", 2);
-			r |= gw_buf_adds(b, P.via);
-			r |= gw_buf_add(b, "\r\n", 2);
+			/* A proxy adds itself to the chain (RFC 9110 §7.6.3). */
+			r |= http_put_field(b, &h->name, &h->value, P.via);
 			via = 1;
 			continue;
 		}
-		r |= gw_buf_add(b, h->name.p, h->name.n);
-		r |= gw_buf_add(b, ": ", 2);
-		r |= gw_buf_add(b, h->value.p, h->value.n);
-		r |= gw_buf_add(b, "\r\n", 2);
+		r |= http_put_field(b, &h->name, &h->value, NULL);
 	}
 	if (x->pol_res_set != NULL)
 		r |= policy_add_headers(x->pol_res_set, b);

@@ -1039,9 +1039,8 @@ gw_opts_node_parse(
 	return root;
 }
 
-/* Reads all of <path>.  Returns a malloc'd buffer or NULL with <err> set. */
-static char *
-read_file(const char *path, size_t *lenp, struct gw_error *err)
+char *
+gw_read_file(const char *path, size_t max, size_t *lenp)
 {
 	size_t len = 0, cap = 0;
 	char *buf = NULL, *p;
@@ -1050,7 +1049,7 @@ read_file(const char *path, size_t *lenp, struct gw_error *err)
 	ssize_t r;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		goto fail;
+		return NULL;
 	if (fstat(fd, &st) == -1)
 		goto fail;
 	if (S_ISDIR(st.st_mode)) {
@@ -1059,7 +1058,7 @@ read_file(const char *path, size_t *lenp, struct gw_error *err)
 	}
 	for (;;) {
 		if (len == cap) {
-			if (cap >= GW_OPTS_MAX_FILE) {
+			if (cap >= max) {
 				errno = EFBIG;
 				goto fail;
 			}
@@ -1082,12 +1081,21 @@ read_file(const char *path, size_t *lenp, struct gw_error *err)
 	return buf;
 fail:
 	saved_errno = errno;
-	gw_error_set(err, path, 0, 0, "%s", strerror(errno));
-	if (fd != -1)
-		close(fd);
+	close(fd);
 	free(buf);
 	errno = saved_errno;
 	return NULL;
+}
+
+/* Reads all of <path>.  Returns a malloc'd buffer or NULL with <err> set. */
+static char *
+read_file(const char *path, size_t *lenp, struct gw_error *err)
+{
+	char *buf = gw_read_file(path, GW_OPTS_MAX_FILE, lenp);
+
+	if (buf == NULL)
+		gw_error_set(err, path, 0, 0, "%s", strerror(errno));
+	return buf;
 }
 
 struct gw_node *

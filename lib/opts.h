@@ -216,6 +216,13 @@ int gw_opts_load_yaml(const struct gw_opt *tab, void *conf, const char *path,
  */
 void gw_opts_usage(FILE *fp, const char *synopsis, const struct gw_opt *tab);
 
+/*
+ * Reads the whole file <path> into a malloc'd buffer (not NUL-terminated)
+ * and its length into *<lenp>.  Refuses directories (EISDIR) and files
+ * over <max> bytes (EFBIG).  Returns NULL with errno set on failure.
+ */
+char *gw_read_file(const char *path, size_t max, size_t *lenp);
+
 /* Frees the STR, CONFIG and LIST fields of <conf> and sets them empty. */
 void gw_opts_free(const struct gw_opt *tab, void *conf);
 
