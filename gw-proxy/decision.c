@@ -21,6 +21,27 @@
 static void connect_answered(struct client *, json_t *, int);
 
 /*
+ * A "close" answer: the connection ends with no response, and the event
+ * says why (the answer's error code, GW_DENIED by default).
+ */
+static void
+close_by_policy(struct client *c, json_t *answer)
+{
+	struct exch *x = c->x;
+	const char *code, *msg;
+
+	code = json_string_value(json_object_get(answer, "error_code"));
+	msg = json_string_value(json_object_get(answer, "error_message"));
+	x->err_code = code != NULL ? code : "GW_DENIED";
+	snprintf(x->err_msg, sizeof(x->err_msg), "%s",
+	    msg != NULL ? msg : "connection closed by policy");
+	/* No response was sent: the event has none either. */
+	x->res_started = 1;
+	P.n_errors++;
+	client_close(c);
+}
+
+/*
  * Asks gw-policy's on_tcp_connect rules about a new connection, which
  * reads nothing until the answer.  The question needs an exchange to
  * describe the connection; it goes back to the cache with the answer.
@@ -74,7 +95,7 @@ static void
 policy_answer_response(struct client *c, json_t *answer)
 {
 	struct exch *x = c->x;
-	const char *action, *code;
+	const char *action;
 	json_t *v;
 
 	if (answer == NULL) {
@@ -95,13 +116,7 @@ policy_answer_response(struct client *c, json_t *answer)
 		return;
 	}
 	if (strcmp(action, "close") == 0) {
-		code = json_string_value(json_object_get(answer, "error_code"));
-		x->err_code = code != NULL ? code : "GW_DENIED";
-		snprintf(x->err_msg, sizeof(x->err_msg),
-		    "connection closed by policy");
-		x->res_started = 1;
-		P.n_errors++;
-		client_close(c);
+		close_by_policy(c, answer);
 		return;
 	}
 	v = json_object_get(answer, "set_headers");
@@ -119,7 +134,7 @@ void
 client_policy_answer(struct client *c, json_t *answer)
 {
 	struct exch *x = c->x;
-	const char *action, *url, *code;
+	const char *action, *url;
 	json_t *v;
 
 	if (c->conn_held) {
@@ -146,14 +161,7 @@ client_policy_answer(struct client *c, json_t *answer)
 		return;
 	}
 	if (strcmp(action, "close") == 0) {
-		code = json_string_value(json_object_get(answer, "error_code"));
-		x->err_code = code != NULL ? code : "GW_DENIED";
-		snprintf(x->err_msg, sizeof(x->err_msg),
-		    "connection closed by policy");
-		/* No response was sent: the event has none either. */
-		x->res_started = 1;
-		P.n_errors++;
-		client_close(c);
+		close_by_policy(c, answer);
 		return;
 	}
 	v = json_object_get(answer, "set_headers");
