@@ -400,6 +400,7 @@ int policy_start(const char *path);
 void policy_stop(void);
 int policy_ask(struct client *, const char *phase);
 void policy_cancel(struct client *);
+void policy_notify(struct client *);
 void policy_flush(void);
 int policy_wants_response(void);
 int policy_wants_connect(void);

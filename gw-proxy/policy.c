@@ -214,14 +214,17 @@ policy_wants_response(void)
 	return phase_response;
 }
 
+/* Answers to notices (policy_notify) land here and are dropped. */
+static struct client notice_sink;
+
 /*
- * Queues the question <phase> about c's exchange on a live connection.
- * Returns 0 (the answer will come through client_policy_answer() or
- * client_policy_failed()), or -1 when no connection is up or too many
- * questions wait: the caller falls back at once.
+ * Queues the question <phase> about c's exchange on the live connection
+ * with the fewest waiting, its answer to go to <waiter>.  Returns the
+ * connection, or NULL when none is up or too many questions wait.
  */
-int
-policy_ask(struct client *c, const char *phase)
+static struct polconn *
+queue_question(
+    struct client *c, const char *phase, struct client *waiter, uint64_t *idp)
 {
 	struct polconn *pc = NULL;
 	struct gw_exchange e;
@@ -238,11 +241,11 @@ policy_ask(struct client *c, const char *phase)
 	}
 	rr++;
 	if (pc == NULL)
-		return -1;
+		return NULL;
 	id = pc->next_id++;
 	w = &pc->slots[id % POL_SLOTS];
 	if (w->c != NULL)
-		return -1; /* POL_SLOTS questions unanswered already */
+		return NULL; /* POL_SLOTS questions unanswered already */
 	emit_describe(c, &e);
 	e.req_headers = c->x->hdrs;
 	e.n_req_headers = c->x->n_hdrs;
@@ -255,14 +258,47 @@ policy_ask(struct client *c, const char *phase)
 	if (gw_event_policy_request(&pc->out, id, phase, &e) == -1 ||
 	    gw_buf_addc(&pc->out, '\n') == -1) {
 		pc->out.len = mark;
-		return -1;
+		return NULL;
 	}
 	w->id = id;
-	w->c = c;
+	w->c = waiter;
 	pc->inflight++;
+	*idp = id;
+	return pc;
+}
+
+/*
+ * Queues the question <phase> about c's exchange on a live connection.
+ * Returns 0 (the answer will come through client_policy_answer() or
+ * client_policy_failed()), or -1 when no connection is up or too many
+ * questions wait: the caller falls back at once.
+ */
+int
+policy_ask(struct client *c, const char *phase)
+{
+	struct polconn *pc;
+	uint64_t id;
+
+	if ((pc = queue_question(c, phase, c, &id)) == NULL)
+		return -1;
 	c->pol_conn = pc->idx;
 	c->pol_id = id;
 	return 0;
+}
+
+/*
+ * Tells gw-policy, as an on_http_response question whose answer is
+ * dropped, that c's exchange ended with the status gw answered itself
+ * (502, 504 when the upstream failed), so that a circuit breaker counts
+ * upstream failures too.  Best effort: nothing happens when no
+ * connection is up.
+ */
+void
+policy_notify(struct client *c)
+{
+	uint64_t id;
+
+	(void)queue_question(c, "on_http_response", &notice_sink, &id);
 }
 
 /* Forgets c's question: its answer, if it comes, is ignored. */
@@ -432,12 +468,12 @@ handle_line(struct polconn *pc, const char *s, size_t n)
 	uint64_t id;
 
 	if (plain_continue(s, n, &id)) {
-		if ((c = take_waiter(pc, id)) != NULL)
+		if ((c = take_waiter(pc, id)) != NULL && c != &notice_sink)
 			client_policy_answer(c, NULL);
 		return;
 	}
 	if (continue_with_rules(s, n, &id, &arr, &alen)) {
-		if ((c = take_waiter(pc, id)) == NULL)
+		if ((c = take_waiter(pc, id)) == NULL || c == &notice_sink)
 			return;
 		/* The request phase's common case; others take the long way. */
 		if (!c->conn_held && c->x != NULL && !c->x->asking_res) {
@@ -478,6 +514,10 @@ handle_line(struct polconn *pc, const char *s, size_t n)
 		if (!junk_said++)
 			gw_warn("policy %s: an answer for no question waiting",
 			    sock_path);
+		json_decref(j);
+		return;
+	}
+	if (c == &notice_sink) {
 		json_decref(j);
 		return;
 	}

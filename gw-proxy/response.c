@@ -77,6 +77,12 @@ client_upstream_failed(
 	x->res_started = 1;
 	x->res_done = 1;
 	x->res_first_ns = gw_now_ns();
+	/* A circuit breaker in gw-policy counts upstream failures too. */
+	if (x->forwarded && strncmp(code, "GW_UPSTREAM", 11) == 0 &&
+	    c->conf->o.policy != NULL && policy_wants_response()) {
+		x->n_rhdrs = 0;
+		policy_notify(c);
+	}
 	/* Unread request body bytes make the stream unusable. */
 	if (!x->req_done)
 		c->close_after = 1;

@@ -548,3 +548,29 @@ EOF
 	grep -q '"respond",\["per-ip","tea"\],418,null' "$T/eval"
 	grep -q '"continue",\["per-ip","tag"\],null,null' "$T/eval"
 }
+
+@test "circuit-breaker: an upstream that refuses connections trips it too (502s, then 503 GW_CIRCUIT_OPEN)" {
+	cat >"$PFILE" <<'EOF2'
+on_http_request:
+  - name: breaker
+    actions:
+      - type: circuit-breaker
+        config:
+          error_threshold: 0.5
+          volume_threshold: 4
+          window_duration: 30s
+          tripped_duration: 60s
+EOF2
+	start_policy
+	# Nothing listens on this port: every connect is refused.
+	down=$(free_port)
+	start_proxy --upstream "http://127.0.0.1:$down" --policy "$SOCK"
+	local i codes=""
+	for i in 1 2 3 4; do
+		codes+="$(code /api/users) "
+	done
+	[ "$codes" = "502 502 502 502 " ] || fail "$codes"
+	wait_for 10 test "$(code /api/users)" = 503 ||
+	    fail "the breaker did not open"
+	[ "$(last_exchange | jq -r .object.error.code)" = GW_CIRCUIT_OPEN ]
+}
