@@ -288,6 +288,7 @@ client_reap(void)
 		gw_buf_reset(&c->out);
 		pool_put(&c->in);
 		pool_put(&c->out);
+		gw_buf_fini(&c->conn_extra);
 		conf_unref(c->conf);
 		free(c);
 	}

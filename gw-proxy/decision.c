@@ -76,6 +76,9 @@ connect_answered(struct client *c, json_t *answer, int ok)
 
 	c->conn_held = 0;
 	if (answer != NULL) {
+		/* Its rules and logs belong to tcp_connection_closed.v0. */
+		gw_buf_init(&c->conn_extra, 64 * 1024);
+		policy_render(&c->conn_extra, answer, NULL);
 		action = json_string_value(json_object_get(answer, "action"));
 		close_it |= action != NULL && strcmp(action, "close") == 0;
 		json_decref(answer);

@@ -196,6 +196,9 @@ void
 emit_conn_closed(struct client *c)
 {
 	c->ci.server_name = server_name(c);
+	c->ci.extra = c->conn_extra.len > 0
+	    ? (struct gw_str){ gw_buf_head(&c->conn_extra), c->conn_extra.len }
+	    : (struct gw_str){ NULL, 0 };
 	queue(gw_event_tcp_closed(gw_out_begin(&P.ev), &c->ci, gw_now_ns()));
 }
 

@@ -230,12 +230,13 @@ struct client {
 	struct exch *x;
 	struct gw_timer timer;
 	int timer_kind;
-	int close_after;    /* close once out is flushed */
-	int paused;         /* not reading: backpressure */
-	size_t linger_left; /* discarded before close, at most */
-	int conn_held;      /* on_tcp_connect question unanswered */
-	int pol_conn;       /* policy connection of the question, or -1 */
-	uint64_t pol_id;    /* and its id */
+	int close_after;          /* close once out is flushed */
+	int paused;               /* not reading: backpressure */
+	size_t linger_left;       /* discarded before close, at most */
+	struct gw_buf conn_extra; /* on_tcp_connect's answer, for the event */
+	int conn_held;            /* on_tcp_connect question unanswered */
+	int pol_conn;             /* policy connection of the question, or -1 */
+	uint64_t pol_id;          /* and its id */
 	unsigned n_exchanges;
 	TAILQ_ENTRY(client) entry;
 };
@@ -408,6 +409,7 @@ int policy_drops_header(
     const json_t *set, const json_t *rm, const char *name, size_t n);
 int policy_add_headers(const json_t *set, struct gw_buf *);
 void policy_record(struct exch *);
+void policy_render(struct gw_buf *, const json_t *a, const json_t *b);
 
 /* emit.c */
 void emit_describe(struct client *, struct gw_exchange *);

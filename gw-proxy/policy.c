@@ -676,54 +676,61 @@ add_concat(struct gw_buf *out, const json_t *a, const json_t *b)
 }
 
 /*
- * Records what the answers say for the event: "traffic_policy" with the
- * rules matched and the log output of both phases and the last action,
- * and the module decisions ("ip_policy", "basic_auth").
+ * Renders what the answers <a> and then <b> (either may be NULL) say for an
+ * event into <out>: "traffic_policy" with the rules matched and the log
+ * output of both and the last action, and the module decisions
+ * ("ip_policy", "basic_auth"), <b>'s winning.  <out> is emptied first and
+ * left empty when nothing is to be said or it does not fit.
  */
 void
-policy_record(struct exch *x)
+policy_render(struct gw_buf *out, const json_t *a, const json_t *b)
 {
-	const json_t *last = x->pol_res != NULL ? x->pol_res : x->pol;
-	json_t *rq = json_object_get(x->pol, "rules_matched");
-	json_t *rs = json_object_get(x->pol_res, "rules_matched");
-	json_t *lq = json_object_get(x->pol, "logs");
-	json_t *ls = json_object_get(x->pol_res, "logs");
+	const json_t *last = b != NULL ? b : a;
+	json_t *rq = json_object_get(a, "rules_matched");
+	json_t *rs = json_object_get(b, "rules_matched");
+	json_t *lq = json_object_get(a, "logs");
+	json_t *ls = json_object_get(b, "logs");
 	json_t *v;
 	const char *k, *action;
-	const json_t *decs[2] = { json_object_get(x->pol, "decisions"),
-		json_object_get(x->pol_res, "decisions") };
+	const json_t *decs[2] = { json_object_get(a, "decisions"),
+		json_object_get(b, "decisions") };
 	size_t i;
 	int r = 0;
 
 	action = json_string_value(json_object_get(last, "action"));
-	gw_buf_reset(&x->extra);
+	gw_buf_reset(out);
 	if (json_array_size(rq) + json_array_size(rs) > 0 ||
 	    json_array_size(lq) + json_array_size(ls) > 0) {
-		r |= gw_buf_adds(
-		    &x->extra, "\"traffic_policy\":{\"rules_matched\":");
-		r |= add_concat(&x->extra, rq, rs);
-		r |= gw_buf_adds(&x->extra, ",\"action\":");
-		r |= gw_json_cstr(&x->extra, action ? action : "continue");
+		r |= gw_buf_adds(out, "\"traffic_policy\":{\"rules_matched\":");
+		r |= add_concat(out, rq, rs);
+		r |= gw_buf_adds(out, ",\"action\":");
+		r |= gw_json_cstr(out, action ? action : "continue");
 		if (json_array_size(lq) + json_array_size(ls) > 0) {
-			r |= gw_buf_adds(&x->extra, ",\"logs\":");
-			r |= add_concat(&x->extra, lq, ls);
+			r |= gw_buf_adds(out, ",\"logs\":");
+			r |= add_concat(out, lq, ls);
 		}
-		r |= gw_buf_addc(&x->extra, '}');
+		r |= gw_buf_addc(out, '}');
 	}
 	for (i = 0; i < 2; i++) {
 		json_object_foreach((json_t *)decs[i], k, v)
 		{
-			/* A response-phase decision overrides the request's. */
 			if (!json_is_object(v) ||
 			    (i == 0 && json_object_get(decs[1], k) != NULL))
 				continue;
-			if (x->extra.len > 0)
-				r |= gw_buf_addc(&x->extra, ',');
-			r |= gw_json_cstr(&x->extra, k);
-			r |= gw_buf_addc(&x->extra, ':');
-			r |= add_json(&x->extra, v);
+			if (out->len > 0)
+				r |= gw_buf_addc(out, ',');
+			r |= gw_json_cstr(out, k);
+			r |= gw_buf_addc(out, ':');
+			r |= add_json(out, v);
 		}
 	}
 	if (r != 0)
-		gw_buf_reset(&x->extra);
+		gw_buf_reset(out);
+}
+
+/* Records what x's answers say for its event (see policy_render()). */
+void
+policy_record(struct exch *x)
+{
+	policy_render(&x->extra, x->pol, x->pol_res);
 }

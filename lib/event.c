@@ -560,6 +560,9 @@ gw_event_tcp_closed(
 
 	if (envelope_open(b, GW_EV_TCP_CLOSED, ts_ns, NULL) == -1 ||
 	    ADDL(b, "null,\"object\":{") == -1 || put_conn(b, c, 1) == -1 ||
+	    (c->extra.n > 0 &&
+	        (ADDL(b, ",") == -1 ||
+	            gw_buf_add(b, c->extra.p, c->extra.n) == -1)) ||
 	    ADDL(b, "}}") == -1) {
 		b->len = mark;
 		return -1;

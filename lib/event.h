@@ -58,6 +58,11 @@ struct gw_conn_info {
 	uint64_t end_ns;           /* tcp_connection_closed only */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
+	/*
+	 * tcp_connection_closed only: pre-rendered members appended to its
+	 * "object" (e.g. "traffic_policy":{…}), starting with a key.
+	 */
+	struct gw_str extra;
 };
 
 struct gw_body {

@@ -574,3 +574,31 @@ EOF2
 	    fail "the breaker did not open"
 	[ "$(last_exchange | jq -r .object.error.code)" = GW_CIRCUIT_OPEN ]
 }
+
+@test "on_tcp_connect log output lands in tcp_connection_closed.v0, the request's in its exchange" {
+	cat >"$PFILE" <<'EOF2'
+on_tcp_connect:
+  - name: note-conn
+    actions:
+      - type: log
+        config:
+          metadata:
+            ip: ${conn.client_ip}
+on_http_request:
+  - name: note-get
+    expressions: ["req.method == 'GET'"]
+    actions:
+      - type: log
+        config:
+          metadata:
+            message: get
+EOF2
+	start_all
+	"${CURL[@]}" -o /dev/null "http://127.0.0.1:$PORT/api/users/1"
+	wait_events tcp_connection_closed.v0 2
+	events_of tcp_connection_closed.v0 | tail -n1 |
+	    jq -e '.object.traffic_policy.rules_matched == ["note-conn"] and
+	        .object.traffic_policy.logs[0].metadata.ip == "127.0.0.1"'
+	exchange_for /api/users/1 |
+	    jq -e '.object.traffic_policy.rules_matched == ["note-get"]'
+}
