@@ -379,6 +379,10 @@ int http_str_ieq(const char *, size_t, const char *);
 const struct gw_hdr *http_hdr_get(const struct gw_hdr *, size_t, const char *);
 const char *http_reason(int status);
 struct gw_str http_host_only(struct gw_str);
+int http_on_field(struct gw_hdr *, size_t *n, size_t max, int *in_value,
+    const char *at, size_t len);
+void http_on_value(
+    struct gw_hdr *, size_t n, int *in_value, const char *at, size_t len);
 int http_put_field(struct gw_buf *, const struct gw_str *name,
     const struct gw_str *value, const char *also);
 int http_has_token(const struct gw_str *, const char *);

@@ -324,6 +324,45 @@ http_put_field(struct gw_buf *b, const struct gw_str *name,
 	return r ? -1 : 0;
 }
 
+/*
+ * http_parser's header callbacks, shared by requests and responses:
+ * collect the fields of a head into hdrs[0, *n) (at most max), pointing
+ * into the parsed bytes.  <in_value> tracks whether the last callback was
+ * for a value, since either may come in several pieces.  The field
+ * callback returns -1 when the head has more than <max> fields.
+ */
+int
+http_on_field(struct gw_hdr *hdrs, size_t *n, size_t max, int *in_value,
+    const char *at, size_t len)
+{
+	if (*in_value || *n == 0) {
+		if (*n == max)
+			return -1;
+		hdrs[*n].name.p = at;
+		hdrs[*n].name.n = 0;
+		hdrs[*n].value.p = at;
+		hdrs[*n].value.n = 0;
+		(*n)++;
+		*in_value = 0;
+	}
+	hdrs[*n - 1].name.n += len;
+	return 0;
+}
+
+void
+http_on_value(
+    struct gw_hdr *hdrs, size_t n, int *in_value, const char *at, size_t len)
+{
+	struct gw_hdr *h = &hdrs[n - 1];
+
+	if (!*in_value) {
+		h->value.p = at;
+		h->value.n = 0;
+		*in_value = 1;
+	}
+	h->value.n = (size_t)(at + len - h->value.p);
+}
+
 /* Returns the first header called <name> (case-insensitive), or NULL. */
 const struct gw_hdr *
 http_hdr_get(const struct gw_hdr *h, size_t n, const char *name)

@@ -40,19 +40,11 @@ on_header_field(http_parser *hp, const char *at, size_t len)
 	struct client *c = hp->data;
 	struct exch *x = c->x;
 
-	if (x->in_value || x->n_hdrs == 0) {
-		if (x->n_hdrs == PROXY_MAX_HEADERS) {
-			x->err_code = "GW_HEADERS_TOO_LARGE";
-			return -1;
-		}
-		x->n_hdrs++;
-		x->hdrs[x->n_hdrs - 1].name.p = at;
-		x->hdrs[x->n_hdrs - 1].name.n = 0;
-		x->hdrs[x->n_hdrs - 1].value.p = at;
-		x->hdrs[x->n_hdrs - 1].value.n = 0;
-		x->in_value = 0;
+	if (http_on_field(x->hdrs, &x->n_hdrs, PROXY_MAX_HEADERS, &x->in_value,
+	        at, len) == -1) {
+		x->err_code = "GW_HEADERS_TOO_LARGE";
+		return -1;
 	}
-	x->hdrs[x->n_hdrs - 1].name.n += len;
 	return 0;
 }
 
@@ -61,14 +53,8 @@ on_header_value(http_parser *hp, const char *at, size_t len)
 {
 	struct client *c = hp->data;
 	struct exch *x = c->x;
-	struct gw_hdr *h = &x->hdrs[x->n_hdrs - 1];
 
-	if (!x->in_value) {
-		h->value.p = at;
-		h->value.n = 0;
-		x->in_value = 1;
-	}
-	h->value.n = (size_t)(at + len - h->value.p);
+	http_on_value(x->hdrs, x->n_hdrs, &x->in_value, at, len);
 	return 0;
 }
 

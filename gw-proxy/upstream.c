@@ -457,18 +457,8 @@ on_res_field(http_parser *hp, const char *at, size_t len)
 	struct upconn *uc = hp->data;
 	struct exch *x = uc->c->x;
 
-	if (uc->in_hv || x->n_rhdrs == 0) {
-		if (x->n_rhdrs == PROXY_MAX_HEADERS)
-			return -1;
-		x->n_rhdrs++;
-		x->rhdrs[x->n_rhdrs - 1].name.p = at;
-		x->rhdrs[x->n_rhdrs - 1].name.n = 0;
-		x->rhdrs[x->n_rhdrs - 1].value.p = at;
-		x->rhdrs[x->n_rhdrs - 1].value.n = 0;
-		uc->in_hv = 0;
-	}
-	x->rhdrs[x->n_rhdrs - 1].name.n += len;
-	return 0;
+	return http_on_field(
+	    x->rhdrs, &x->n_rhdrs, PROXY_MAX_HEADERS, &uc->in_hv, at, len);
 }
 
 static int
@@ -476,14 +466,8 @@ on_res_value(http_parser *hp, const char *at, size_t len)
 {
 	struct upconn *uc = hp->data;
 	struct exch *x = uc->c->x;
-	struct gw_hdr *h = &x->rhdrs[x->n_rhdrs - 1];
 
-	if (!uc->in_hv) {
-		h->value.p = at;
-		h->value.n = 0;
-		uc->in_hv = 1;
-	}
-	h->value.n = (size_t)(at + len - h->value.p);
+	http_on_value(x->rhdrs, x->n_rhdrs, &uc->in_hv, at, len);
 	return 0;
 }
 
