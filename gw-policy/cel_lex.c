@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ascii.h"
 #include "cel_impl.h"
 
 static int lex_error(struct cel_lexer *lx, size_t pos, const char *fmt, ...)
@@ -55,18 +56,6 @@ static int
 is_ident_start(int c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
-
-static int
-hex_val(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static size_t
@@ -148,7 +137,7 @@ read_escape(struct cel_lexer *lx, size_t pos, int bytes, char *out, size_t *end)
 			return lex_error(lx, pos,
 			    "\\%c escapes are not allowed in bytes", s[i]);
 		for (i++; ndig > 0; ndig--, i++) {
-			if (i >= lx->len || (v = hex_val(s[i])) == -1)
+			if (i >= lx->len || (v = gw_hexval(s[i])) == -1)
 				return lex_error(
 				    lx, pos, "invalid hex escape sequence");
 			cp = cp << 4 | (uint32_t)v;
@@ -262,7 +251,7 @@ lex_number(struct cel_lexer *lx, size_t start, struct cel_token *tok)
 
 	if (s[i] == '0' && i + 1 < lx->len &&
 	    (s[i + 1] == 'x' || s[i + 1] == 'X')) {
-		for (i += 2; i < lx->len && (d = hex_val(s[i])) != -1; i++) {
+		for (i += 2; i < lx->len && (d = gw_hexval(s[i])) != -1; i++) {
 			if (v > UINT64_MAX >> 4)
 				return lex_error(
 				    lx, start, "integer literal out of range");

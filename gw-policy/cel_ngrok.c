@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "ascii.h"
 #include "buf.h"
 
 #include "cel_impl.h"
@@ -150,18 +151,6 @@ f_is_private_ip(
 	return 0;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decodes <n> bytes of <s> into the arena; '+' is a space when
  * <plus> (query strings).  Returns 0, or -1 on a bad escape or ENOMEM.
@@ -182,8 +171,8 @@ unescape(struct cel_call *c, const char *s, size_t n, int plus,
 		return -1;
 	for (i = 0; i < n; i++) {
 		if (s[i] == '%') {
-			if (i + 2 >= n || (h = hexval(s[i + 1])) == -1 ||
-			    (l = hexval(s[i + 2])) == -1)
+			if (i + 2 >= n || (h = gw_hexval(s[i + 1])) == -1 ||
+			    (l = gw_hexval(s[i + 2])) == -1)
 				return cel_ctx_error(c->ctx,
 				    "invalid URL escape '%.*s'",
 				    (int)(n - i < 3 ? n - i : 3), s + i);

@@ -22,6 +22,7 @@
 
 #include <openssl/evp.h>
 
+#include "ascii.h"
 #include "opts.h"
 #include "policy.h"
 
@@ -279,18 +280,6 @@ break_len(const struct policy_ld *ld, size_t p)
 	return 1;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static size_t
 utf8_len(unsigned long cp)
 {
@@ -329,9 +318,9 @@ dq_escape(const struct policy_ld *ld, size_t p, size_t *src)
 		return 1;
 	}
 	for (i = 0; i < digits && p + 2 + i < ld->len; i++) {
-		if (hexval(ld->text[p + 2 + i]) < 0)
+		if (gw_hexval(ld->text[p + 2 + i]) < 0)
 			break;
-		cp = cp * 16 + (unsigned long)hexval(ld->text[p + 2 + i]);
+		cp = cp * 16 + (unsigned long)gw_hexval(ld->text[p + 2 + i]);
 	}
 	*src = 2 + i;
 	return utf8_len(cp);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ascii.h"
 #include "cel.h"
 #include "policy.h"
 
@@ -448,15 +449,6 @@ header_map(struct cel_arena *a, const struct policy_hdr *h, size_t n,
 	return 0;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)lower_c((unsigned char)c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Decodes %XX and '+' of a query component into the arena. */
 static int
 unescape(struct cel_arena *a, const char *s, size_t len, struct cel_value *out)
@@ -469,10 +461,10 @@ unescape(struct cel_arena *a, const char *s, size_t len, struct cel_value *out)
 	for (i = 0; i < len; i++) {
 		if (s[i] == '+')
 			p[k++] = ' ';
-		else if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
-		    hexval(s[i + 2]) >= 0) {
-			p[k++] =
-			    (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+		else if (s[i] == '%' && i + 2 < len &&
+		    gw_hexval(s[i + 1]) >= 0 && gw_hexval(s[i + 2]) >= 0) {
+			p[k++] = (char)(gw_hexval(s[i + 1]) * 16 +
+			    gw_hexval(s[i + 2]));
 			i += 2;
 		} else
 			p[k++] = s[i];
