@@ -17,7 +17,7 @@ CFLAGS	?= -O2 -g
 # Flags gw needs whatever CFLAGS the user gives.
 GW_CFLAGS = -std=c17 $(WARN) -D_GNU_SOURCE -Ilib -MMD -MP $(CFLAGS)
 LDLIBS	 = -lhttp_parser -lssl -lcrypto -lyaml -ljansson -lzstd -lcurl \
-	   -lpcre2-8 -lz -lm
+	   -lpcre2-8 -lbrotlienc -lz -lm
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 

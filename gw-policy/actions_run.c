@@ -580,9 +580,9 @@ run_set_vars(struct engine *e, const struct action *a)
 
 static const char *const alg_names[ACTION_COMPRESS_NALGS] = {
 	[ACTION_COMPRESS_BR] = "br",
-	[ACTION_COMPRESS_COMPRESS] = "compress",
 	[ACTION_COMPRESS_DEFLATE] = "deflate",
 	[ACTION_COMPRESS_GZIP] = "gzip",
+	[ACTION_COMPRESS_ZSTD] = "zstd",
 };
 
 /* A q-value ("1", "0.5", "0.125") in thousandths; -1 if malformed. */

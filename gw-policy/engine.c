@@ -718,19 +718,14 @@ finish(struct engine *e)
 		engine_cb_remember(e);
 }
 
-const struct engine_decision *
-engine_eval(struct engine *e, struct policy_req *req)
+/* Runs the rules of phase <ph> until one of their actions ends it. */
+static void
+walk(struct engine *e, enum policy_phase ph)
 {
 	const struct policy *p = e->policy;
 	const struct policy_rule *r;
-	enum policy_phase ph = req->phase;
 	size_t i, j;
 
-	begin(e, req);
-	if (p == NULL || ph >= POLICY_NPHASES)
-		goto done;
-	if (ph == POLICY_HTTP_RESPONSE)
-		engine_cb_response(e);
 	for (i = 0; i < p->phases[ph].n; i++) {
 		r = &p->phases[ph].rules[i];
 		e->rule = r;
@@ -742,8 +737,86 @@ engine_eval(struct engine *e, struct policy_req *req)
 			e->matched[e->nmatched++] = r;
 		for (j = 0; j < r->nactions; j++)
 			if (engine_run_action(e, &r->actions[j]) == ENGINE_END)
-				goto done;
+				return;
 	}
+}
+
+/*
+ * The request phase answered with a response of its own (custom-response,
+ * deny, a refusal): on_http_response still runs, on that response, as
+ * ngrok's custom-response says, so that response rules (CORS or security
+ * headers, say) apply to gw's answers as to the upstream's.  Variables set
+ * in the request phase stay visible.  A response rule that answers itself
+ * replaces the response; header edits apply to it.  Circuit breakers do
+ * not count it: the upstream never saw the request.
+ */
+static void
+respond_chain(struct engine *e)
+{
+	struct policy_req *req = e->req;
+	struct engine_decision saved = e->d;
+	struct policy_hdr *h;
+	const struct policy_hdr *out;
+	size_t i, n = e->nrhdr;
+
+	h = cel_arena_alloc(&e->arena, (n + 1) * sizeof(*h));
+	if (h == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		h[i].name = engine_strdup(e, e->rhdr[i].name, e->rhdr[i].nlen);
+		h[i].value =
+		    engine_strdup(e, e->rhdr[i].value, e->rhdr[i].vlen);
+		if (h[i].name == NULL || h[i].value == NULL)
+			return;
+	}
+	req->phase = POLICY_HTTP_RESPONSE;
+	req->status_code = saved.status;
+	req->res_headers = h;
+	req->nres_headers = n;
+	memset(req->has_result, 0, sizeof(req->has_result));
+	e->hv[1].copied = 0;
+	e->ntouch = 0;
+	e->nrhdr = 0;
+	e->d.action = ENGINE_CONTINUE;
+	e->d.phase = POLICY_HTTP_RESPONSE;
+	walk(e, POLICY_HTTP_RESPONSE);
+	req->phase = POLICY_HTTP_REQUEST;
+	if (e->d.action != ENGINE_CONTINUE) {
+		e->d.phase = POLICY_HTTP_REQUEST;
+		return;
+	}
+	/* The request phase's response stands, with the edits made. */
+	out = e->hv[1].copied ? e->hv[1].v : h;
+	n = e->hv[1].copied ? e->hv[1].n : n;
+	for (i = 0; i < n; i++)
+		if (out[i].name != NULL &&
+		    engine_respond_header(e, out[i].name, strlen(out[i].name),
+		        out[i].value, strlen(out[i].value)) == -1)
+			break;
+	saved.logs = NULL;
+	saved.ip_decision =
+	    e->d.ip_decision != NULL ? e->d.ip_decision : saved.ip_decision;
+	saved.auth_decision = e->d.auth_decision != NULL ? e->d.auth_decision
+	                                                 : saved.auth_decision;
+	saved.errors = e->d.errors;
+	e->d = saved;
+}
+
+const struct engine_decision *
+engine_eval(struct engine *e, struct policy_req *req)
+{
+	const struct policy *p = e->policy;
+	enum policy_phase ph = req->phase;
+
+	begin(e, req);
+	if (p == NULL || ph >= POLICY_NPHASES)
+		goto done;
+	if (ph == POLICY_HTTP_RESPONSE)
+		engine_cb_response(e);
+	walk(e, ph);
+	if (ph == POLICY_HTTP_REQUEST && e->d.action == ENGINE_RESPOND &&
+	    p->phases[POLICY_HTTP_RESPONSE].n > 0)
+		respond_chain(e);
 done:
 	finish(e);
 	return &e->d;

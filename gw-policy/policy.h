@@ -321,11 +321,16 @@ struct action_set_vars {
 	size_t n;
 };
 
+/*
+ * ngrok's br, deflate and gzip, and zstd (RFC 8878), which browsers now
+ * accept too.  ngrok's "compress" (LZW) is refused at load: no client
+ * asks for it any more.
+ */
 enum action_compress_alg {
 	ACTION_COMPRESS_BR,
-	ACTION_COMPRESS_COMPRESS,
 	ACTION_COMPRESS_DEFLATE,
 	ACTION_COMPRESS_GZIP,
+	ACTION_COMPRESS_ZSTD,
 	ACTION_COMPRESS_NALGS
 };
 

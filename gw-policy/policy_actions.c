@@ -1234,7 +1234,7 @@ static const struct field set_vars_fields[] = {
 /* compress-response */
 
 static const char *const compress_names[ACTION_COMPRESS_NALGS + 1] = { "br",
-	"compress", "deflate", "gzip", NULL };
+	"deflate", "gzip", "zstd", NULL };
 
 static void
 cp_algorithms(struct ald *a, const struct gw_node *n, struct action *act)
@@ -1260,6 +1260,13 @@ cp_algorithms(struct ald *a, const struct gw_node *n, struct action *act)
 			if (it->type == GW_NODE_SCALAR &&
 			    strcmp(it->str, compress_names[k]) == 0)
 				break;
+		if (k == ACTION_COMPRESS_NALGS && it->type == GW_NODE_SCALAR &&
+		    strcmp(it->str, "compress") == 0) {
+			ferr(a, it,
+			    "algorithm \"compress\" (LZW) is not supported by "
+			    "gw: use br, deflate, gzip or zstd");
+			continue;
+		}
 		if (k == ACTION_COMPRESS_NALGS) {
 			s = it->type == GW_NODE_SCALAR
 			    ? policy_suggest(it->str, compress_names)
@@ -1275,8 +1282,8 @@ cp_algorithms(struct ald *a, const struct gw_node *n, struct action *act)
 				    it->str, s);
 			else
 				ferr(a, it,
-				    "unknown algorithm \"%s\": use br, compress, "
-				    "deflate or gzip",
+				    "unknown algorithm \"%s\": use br, deflate, "
+				    "gzip or zstd",
 				    it->str);
 			continue;
 		}

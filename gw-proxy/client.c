@@ -51,6 +51,7 @@ exch_reset(struct exch *x)
 
 	json_decref(x->pol);
 	json_decref(x->pol_res);
+	zenc_put(x->zenc);
 	memset(x, 0, offsetof(struct exch, hdrs));
 	x->head = head;
 	x->rhead = rhead;
@@ -124,6 +125,7 @@ exch_free(struct exch *x)
 	gw_buf_fini(&x->extra);
 	json_decref(x->pol);
 	json_decref(x->pol_res);
+	zenc_put(x->zenc);
 	free(x);
 }
 
@@ -162,6 +164,8 @@ client_exch_put(struct exch *x)
 	x->pol = NULL;
 	json_decref(x->pol_res);
 	x->pol_res = NULL;
+	zenc_put(x->zenc);
+	x->zenc = NULL;
 	if (n_exch_cache < CACHE_MAX && x->head.cap <= 64 * 1024 &&
 	    x->req_cap.cap <= 64 * 1024 && x->res_cap.cap <= 64 * 1024) {
 		exch_cache[n_exch_cache++] = x;

@@ -9,7 +9,7 @@
  * upstream connections and their pool), response.c (the response side and
  * the end of an exchange), http.c (header checks and rewriting), tls.c
  * (OpenSSL), emit.c (events), policy.c and decision.c (gw-policy's
- * questions and answers).
+ * questions and answers), compress.c (compress-response's encoders).
  */
 #ifndef GW_PROXY_H
 #define GW_PROXY_H
@@ -194,6 +194,8 @@ struct exch {
 	int asking_res;      /* waiting for on_http_response's answer */
 	int asked_res;       /* asked it already */
 	struct gw_buf extra; /* "traffic_policy":… for the event */
+	struct zenc *zenc;   /* compress-response's encoder, or NULL */
+	int zpending;        /* bytes fed since the encoder last flushed */
 	/* Parser scratch: the header being collected. */
 	int in_value;
 
@@ -349,6 +351,15 @@ int client_response_body(struct client *, const char *, size_t);
 void client_response_done(struct client *);
 void client_kick(struct client *);
 void response_from_policy(struct client *, json_t *answer);
+
+/* compress.c */
+enum { ZENC_MORE, ZENC_FLUSH, ZENC_END };
+struct zenc;
+struct zenc *zenc_get(const char *alg);
+const char *zenc_name(const struct zenc *);
+void zenc_put(struct zenc *);
+int zenc_run(struct zenc *, const char *p, size_t n, int mode,
+    int (*emit)(void *, const char *, size_t), void *arg);
 
 /* decision.c */
 void decision_ask_connect(struct client *);

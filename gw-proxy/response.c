@@ -118,6 +118,80 @@ exch_finish(struct client *c)
 	client_next(c);
 }
 
+/*
+ * Whether x's response goes out compressed: gw-policy's compress-response
+ * chose a coding, and the response has a body that may be transformed.
+ * A range (206) would no longer match its Content-Range, "no-transform"
+ * forbids it (RFC 9110 §7.7), and an encoded or empty body gains nothing.
+ */
+static int
+want_compress(const struct exch *x, int has_cl, uint64_t cl)
+{
+	const struct gw_hdr *h;
+	struct gw_str v;
+
+	if (x->pol_res == NULL || x->res_mode == BODY_NONE ||
+	    x->status == 206 || (has_cl && cl == 0) ||
+	    !json_is_string(json_object_get(x->pol_res, "compress")))
+		return 0;
+	if (http_hdr_get(x->rhdrs, x->n_rhdrs, "content-encoding") != NULL)
+		return 0;
+	h = http_hdr_get(x->rhdrs, x->n_rhdrs, "cache-control");
+	if (h != NULL) {
+		v = h->value;
+		if (http_has_token(&v, "no-transform"))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Header fields that change when the body is compressed: a strong ETag
+ * becomes weak (the bytes differ, the meaning does not), Accept-Ranges
+ * goes (ranges of the encoded body are not offered) and Vary gains
+ * Accept-Encoding.  Returns 1 when the field was handled here.
+ */
+static int
+compressed_field(struct gw_buf *b, const struct gw_hdr *h, int *vary, int *r)
+{
+	if (http_str_ieq(h->name.p, h->name.n, "accept-ranges"))
+		return 1;
+	if (http_str_ieq(h->name.p, h->name.n, "etag")) {
+		if (h->value.n == 0 || h->value.p[0] != '"')
+			return 0;
+		*r |= gw_buf_add(b, "ETag: W/", 8);
+		*r |= gw_buf_add(b, h->value.p, h->value.n);
+		*r |= gw_buf_add(b, "\r\n", 2);
+		return 1;
+	}
+	if (http_str_ieq(h->name.p, h->name.n, "vary")) {
+		if (http_has_token(&h->value, "accept-encoding") ||
+		    http_has_token(&h->value, "*"))
+			*vary = 1;
+		return 0;
+	}
+	return 0;
+}
+
+/* Queues <n> body bytes for client <arg> in its framing; -1 on overflow. */
+static int
+frame(void *arg, const char *p, size_t n)
+{
+	struct client *c = arg;
+	char sz[24];
+	int r = 0, k;
+
+	if (c->x->res_mode != BODY_CHUNKED)
+		return gw_buf_add(&c->out, p, n);
+	if (n == 0)
+		return 0;
+	k = snprintf(sz, sizeof(sz), "%zx\r\n", n);
+	r |= gw_buf_add(&c->out, sz, (size_t)k);
+	r |= gw_buf_add(&c->out, p, n);
+	r |= gw_buf_add(&c->out, "\r\n", 2);
+	return r;
+}
+
 /* Called by the upstream once its response head is parsed into x. */
 void
 client_response_head(struct client *c)
@@ -127,7 +201,7 @@ client_response_head(struct client *c)
 	struct gw_str conn = { NULL, 0 };
 	struct gw_buf *b = &c->out;
 	size_t i, mark = b->len;
-	int r = 0, via = 0, has_cl = 0;
+	int r = 0, via = 0, has_cl = 0, vary = 0;
 	uint64_t cl = 0;
 
 	x->res_started = 1;
@@ -151,6 +225,17 @@ client_response_head(struct client *c)
 		x->res_mode = BODY_CLOSE;
 		x->keep_alive = 0;
 	}
+	if (want_compress(x, has_cl, cl) &&
+	    (x->zenc = zenc_get(json_string_value(
+	         json_object_get(x->pol_res, "compress")))) != NULL) {
+		/* The length is unknown until the encoder is done. */
+		if (x->http_minor >= 1)
+			x->res_mode = BODY_CHUNKED;
+		else {
+			x->res_mode = BODY_CLOSE;
+			x->keep_alive = 0;
+		}
+	}
 	if (!x->req_done || c->pio.eof)
 		x->keep_alive = 0;
 
@@ -172,17 +257,26 @@ client_response_head(struct client *c)
 			via = 1;
 			continue;
 		}
+		if (x->zenc != NULL && compressed_field(b, h, &vary, &r))
+			continue;
 		r |= http_put_field(b, &h->name, &h->value, NULL);
 	}
 	if (x->pol_res_set != NULL)
 		r |= policy_add_headers(x->pol_res_set, b);
+	if (x->zenc != NULL) {
+		r |= gw_buf_add(b, "Content-Encoding: ", 18);
+		r |= gw_buf_adds(b, zenc_name(x->zenc));
+		r |= gw_buf_add(b, "\r\n", 2);
+		if (!vary)
+			r |= gw_buf_add(b, "Vary: Accept-Encoding\r\n", 23);
+	}
 	if (!via) {
 		r |= gw_buf_add(b, "Via: ", 5);
 		r |= gw_buf_adds(b, P.via);
 		r |= gw_buf_add(b, "\r\n", 2);
 	}
 	/* HEAD and 304 keep the length the full response would have. */
-	if (has_cl && x->status != 204 &&
+	if (has_cl && x->status != 204 && x->zenc == NULL &&
 	    (x->res_mode == BODY_LENGTH || x->head_req || x->status == 304)) {
 		r |= gw_buf_add(b, "Content-Length: ", 16);
 		r |= gw_buf_addu(b, cl);
@@ -197,6 +291,8 @@ client_response_head(struct client *c)
 	if (r != 0) {
 		b->len = mark;
 		x->res_started = 0;
+		zenc_put(x->zenc);
+		x->zenc = NULL;
 		client_upstream_failed(c, "GW_UPSTREAM_BAD_RESPONSE", 502,
 		    "response head too large");
 		return;
@@ -214,8 +310,6 @@ int
 client_response_body(struct client *c, const char *p, size_t n)
 {
 	struct exch *x = c->x;
-	char sz[24];
-	int r = 0;
 
 	x->res_body += n;
 	if (c->conf->o.full_capture && !x->res_cap_trunc) {
@@ -228,15 +322,11 @@ client_response_body(struct client *c, const char *p, size_t n)
 	}
 	if (x->res_mode == BODY_NONE)
 		return 0;
-	if (x->res_mode == BODY_CHUNKED) {
-		int k = snprintf(sz, sizeof(sz), "%zx\r\n", n);
-
-		r |= gw_buf_add(&c->out, sz, (size_t)k);
-		r |= gw_buf_add(&c->out, p, n);
-		r |= gw_buf_add(&c->out, "\r\n", 2);
-	} else
-		r = gw_buf_add(&c->out, p, n);
-	if (r != 0)
+	if (x->zenc != NULL) {
+		if (zenc_run(x->zenc, p, n, ZENC_MORE, frame, c) == -1)
+			return -1;
+		x->zpending = 1;
+	} else if (frame(c, p, n) == -1)
 		return -1;
 	return c->out.len >= PROXY_HIGH_WATER;
 }
@@ -247,6 +337,13 @@ client_response_done(struct client *c)
 {
 	struct exch *x = c->x;
 
+	if (x->zenc != NULL) {
+		/* A truncated body is better than a stream without its end. */
+		if (zenc_run(x->zenc, NULL, 0, ZENC_END, frame, c) == -1)
+			gw_warn("cannot finish a compressed response");
+		zenc_put(x->zenc);
+		x->zenc = NULL;
+	}
 	if (x->res_mode == BODY_CHUNKED)
 		(void)gw_buf_add(&c->out, "0\r\n\r\n", 5);
 	x->res_done = 1;
@@ -263,6 +360,19 @@ client_response_done(struct client *c)
 void
 client_kick(struct client *c)
 {
+	struct exch *x = c->x;
+
+	/*
+	 * The upstream paused: what the encoder holds goes out now, so a
+	 * slow stream (server-sent events, say) is not held back whole.
+	 */
+	if (x != NULL && x->zenc != NULL && x->zpending) {
+		x->zpending = 0;
+		if (zenc_run(x->zenc, NULL, 0, ZENC_FLUSH, frame, c) == -1) {
+			client_close(c);
+			return;
+		}
+	}
 	if (client_flush(c) == -1)
 		return;
 	client_update(c);

@@ -243,7 +243,7 @@ EOF
 
 # ---- one test per action family ----------------------------------------
 
-@test "deny and custom-response: 403 without body, 418 with an interpolated body and headers" {
+@test "deny and custom-response: 403 without body, 418 with an interpolated body and headers; response rules still run on them" {
 	cat >"$PFILE" <<'EOF'
 on_http_request:
   - name: admin
@@ -258,11 +258,19 @@ on_http_request:
           status_code: 418
           headers: {x-client: "${conn.client_ip}"}
           body: '{"path":"${req.url.path}","q":"${getQueryParam("kind")[0]}"}'
+on_http_response:
+  - name: cors
+    expressions: ["res.status_code >= 400"]
+    actions:
+      - type: add-headers
+        config: {headers: {access-control-allow-origin: "*"}}
 EOF
 	start_all
 	"${CURL[@]}" -D "$T/h" -o "$T/b" "http://127.0.0.1:$PORT/admin/users"
 	[ "$(status_of "$(cat "$T/h")")" = 403 ]
 	[ ! -s "$T/b" ]
+	# on_http_response runs on the answers gw makes itself, too.
+	grep -qi '^access-control-allow-origin: \*' "$T/h" || fail "$(cat "$T/h")"
 	"${CURL[@]}" -D "$T/h" -o "$T/b" "http://127.0.0.1:$PORT/tea?kind=green"
 	[ "$(status_of "$(cat "$T/h")")" = 418 ]
 	[ "$(cat "$T/b")" = '{"path":"/tea","q":"green"}' ]
@@ -270,8 +278,9 @@ EOF
 	grep -qi '^content-type: application/json' "$T/h"
 	wait_events http_request_complete.v0 3
 	[ "$(exchange_for /admin/users | jq -r .object.error.code)" = GW_DENIED ]
+	grep -qi '^access-control-allow-origin: \*' "$T/h"
 	[ "$(exchange_for /tea | jq -c .object.traffic_policy)" = \
-	    '{"rules_matched":["teapot"],"action":"respond"}' ]
+	    '{"rules_matched":["teapot","cors"],"action":"respond"}' ]
 	[ "$(exchange_for /tea | jq -r '.object.error // "none"')" = none ]
 }
 
@@ -601,4 +610,73 @@ EOF2
 	        .object.traffic_policy.logs[0].metadata.ip == "127.0.0.1"'
 	exchange_for /api/users/1 |
 	    jq -e '.object.traffic_policy.rules_matched == ["note-get"]'
+}
+
+@test "compress-response: gzip, deflate, br and zstd streamed to the client; identity, HEAD, 204, no-transform and encoded bodies left alone" {
+	cat >"$PFILE" <<'EOF2'
+on_http_response:
+  - name: squeeze
+    expressions: ["req.url.path.startsWith('/api/')"]
+    actions:
+      - type: compress-response
+EOF2
+	start_all
+	local url="http://127.0.0.1:$PORT/api/bytes?n=300000" enc want
+	want=$("${CURL[@]}" -H 'Accept-Encoding: identity' "$url" | sha256sum)
+	for enc in gzip deflate br zstd; do
+		# Content-Length upstream, and chunked upstream.
+		for q in "" "&chunked=1"; do
+			"${CURL[@]}" -D "$T/h" -o "$T/raw" \
+			    -H "Accept-Encoding: $enc" "$url$q"
+			grep -qi "^content-encoding: $enc" "$T/h" ||
+			    fail "$enc: $(cat "$T/h")"
+			grep -qi '^vary: accept-encoding' "$T/h"
+			! grep -qi '^content-length' "$T/h"
+			[ "$(stat -c %s "$T/raw")" -lt 100000 ]
+			[ "$("${CURL[@]}" --compressed -H "Accept-Encoding: $enc" \
+			    "$url$q" | sha256sum)" = "$want" ] || fail "$enc$q"
+		done
+	done
+	# HTTP/1.0: delimited by close, still whole.
+	[ "$("${CURL[@]}" --http1.0 --compressed -H 'Accept-Encoding: gzip' \
+	    "$url" | sha256sum)" = "$want" ]
+	# Negotiation picks by q-value; identity gets the body as it is.
+	"${CURL[@]}" -D "$T/h" -o /dev/null \
+	    -H 'Accept-Encoding: gzip;q=0.5, zstd' "$url"
+	grep -qi '^content-encoding: zstd' "$T/h"
+	"${CURL[@]}" -D "$T/h" -o /dev/null "$url"
+	! grep -qi '^content-encoding' "$T/h"
+	grep -qi '^content-length: 300000' "$T/h"
+	# HEAD and bodiless statuses are not touched.
+	"${CURL[@]}" -I -H 'Accept-Encoding: gzip' "$url" >"$T/h"
+	! grep -qi '^content-encoding' "$T/h"
+	"${CURL[@]}" -D "$T/h" -o /dev/null -H 'Accept-Encoding: gzip' \
+	    "http://127.0.0.1:$PORT/api/status/204"
+	! grep -qi '^content-encoding' "$T/h"
+	# no-transform forbids it; an encoded body is not encoded twice; a
+	# strong ETag turns weak when the body is compressed.
+	local h
+	h=$(printf 'HTTP/1.1 200 OK\r\nCache-Control: no-transform\r\nContent-Length: 5\r\n\r\nhello' |
+	    od -An -tx1 | tr -d ' \n')
+	"${CURL[@]}" -D "$T/h" -o /dev/null -H 'Accept-Encoding: gzip' \
+	    "http://127.0.0.1:$PORT/api/raw?hex=$h"
+	! grep -qi '^content-encoding' "$T/h"
+	h=$(printf 'HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 5\r\n\r\nhello' |
+	    od -An -tx1 | tr -d ' \n')
+	"${CURL[@]}" -D "$T/h" -o /dev/null -H 'Accept-Encoding: gzip' \
+	    "http://127.0.0.1:$PORT/api/raw?hex=$h"
+	grep -qi '^content-encoding: br' "$T/h"
+	! grep -qi '^content-encoding: gzip' "$T/h"
+	h=$(printf 'HTTP/1.1 200 OK\r\nETag: "v1"\r\nAccept-Ranges: bytes\r\nContent-Length: 5\r\n\r\nhello' |
+	    od -An -tx1 | tr -d ' \n')
+	"${CURL[@]}" -D "$T/h" -o /dev/null -H 'Accept-Encoding: gzip' \
+	    "http://127.0.0.1:$PORT/api/raw?hex=$h"
+	grep -qi '^etag: W/"v1"' "$T/h" || fail "$(cat "$T/h")"
+	! grep -qi '^accept-ranges' "$T/h"
+	# Keep-alive survives a compressed response: two on one connection.
+	"${CURL[@]}" --compressed -H 'Accept-Encoding: gzip' -o "$T/1" "$url" \
+	    -o "$T/2" "$url"
+	[ "$(sha256sum <"$T/1")" = "$want" ]
+	[ "$(sha256sum <"$T/2")" = "$want" ]
+	wait_events http_request_complete.v0 15
 }

@@ -821,6 +821,23 @@ TEST(test_compress_response)
 	r.status_code = 200;
 	CHECK(engine_eval(e, &r)->compress == NULL);
 	engine_free(e);
+	/* The default: br, deflate, gzip, zstd, ties in that order. */
+	e = mk("on_http_response:\n"
+	       "  - actions:\n"
+	       "      - type: compress-response\n");
+	req(&r, POLICY_HTTP_RESPONSE, "10.0.0.1", "/", "");
+	hdr(&r, "Accept-Encoding", "zstd, gzip;q=0.9");
+	r.status_code = 200;
+	CHECK_STREQ(engine_eval(e, &r)->compress, "zstd");
+	req(&r, POLICY_HTTP_RESPONSE, "10.0.0.1", "/", "");
+	hdr(&r, "Accept-Encoding", "gzip, deflate, br, zstd");
+	r.status_code = 200;
+	CHECK_STREQ(engine_eval(e, &r)->compress, "br");
+	req(&r, POLICY_HTTP_RESPONSE, "10.0.0.1", "/", "");
+	hdr(&r, "Accept-Encoding", "x-gzip");
+	r.status_code = 200;
+	CHECK_STREQ(engine_eval(e, &r)->compress, "gzip");
+	engine_free(e);
 }
 
 /* Once warm, an evaluation allocates nothing: the arena stops growing. */
@@ -929,6 +946,80 @@ TEST(test_question_event)
 	question_fini(&q);
 }
 
+/*
+ * custom-response and deny in on_http_request skip the upstream, but
+ * on_http_response still runs on the response they made (spec §1.3.6).
+ */
+TEST(test_response_rules_after_respond)
+{
+	struct engine *e =
+	    mk("on_http_request:\n"
+	       "  - name: mark\n"
+	       "    actions:\n"
+	       "      - type: set-vars\n"
+	       "        config: {vars: [{tier: gold}]}\n"
+	       "  - name: gone\n"
+	       "    expressions: [\"req.url.path == '/gone'\"]\n"
+	       "    actions:\n"
+	       "      - type: custom-response\n"
+	       "        config:\n"
+	       "          status_code: 410\n"
+	       "          body: bye\n"
+	       "          headers: {x-a: '1', x-drop: '2'}\n"
+	       "  - name: no\n"
+	       "    expressions: [\"req.url.path == '/no'\"]\n"
+	       "    actions:\n"
+	       "      - type: deny\n"
+	       "on_http_response:\n"
+	       "  - name: cors\n"
+	       "    actions:\n"
+	       "      - type: add-headers\n"
+	       "        config:\n"
+	       "          headers:\n"
+	       "            access-control-allow-origin: '*'\n"
+	       "            x-tier: '${vars.tier}'\n"
+	       "            x-status: '${string(res.status_code)}'\n"
+	       "      - type: remove-headers\n"
+	       "        config: {headers: [x-drop]}\n"
+	       "  - name: teapot\n"
+	       "    expressions: [\"res.status_code == 403\"]\n"
+	       "    actions:\n"
+	       "      - type: custom-response\n"
+	       "        config: {status_code: 418, body: tea}\n");
+	struct policy_req r;
+	const struct engine_decision *d;
+	const char *a;
+
+	req(&r, POLICY_HTTP_REQUEST, "10.0.0.1", "/gone", "");
+	d = engine_eval(e, &r);
+	CHECK(d->action == ENGINE_RESPOND);
+	CHECK(d->status == 410);
+	CHECK(d->phase == POLICY_HTTP_REQUEST);
+	CHECK(d->body_len == 3 && memcmp(d->body, "bye", 3) == 0);
+	a = ans(d);
+	CHECK_HAS(a, "\"Access-Control-Allow-Origin\":[\"*\"]");
+	CHECK_HAS(a, "\"X-Tier\":[\"gold\"]");
+	CHECK_HAS(a, "\"X-Status\":[\"410\"]");
+	CHECK_HAS(a, "\"X-A\":[\"1\"]");
+	CHECK(strstr(a, "X-Drop") == NULL);
+	CHECK_HAS(a, "\"rules_matched\":[\"mark\",\"gone\",\"cors\"]");
+	/* A response rule that answers replaces deny's response. */
+	req(&r, POLICY_HTTP_REQUEST, "10.0.0.1", "/no", "");
+	d = engine_eval(e, &r);
+	CHECK(d->action == ENGINE_RESPOND);
+	CHECK(d->status == 418);
+	CHECK(r.phase == POLICY_HTTP_REQUEST);
+	a = ans(d);
+	CHECK_HAS(a,
+	    "\"rules_matched\":[\"mark\",\"no\",\"cors\","
+	    "\"teapot\"]");
+	/* Continuing requests are untouched by the chain. */
+	req(&r, POLICY_HTTP_REQUEST, "10.0.0.1", "/ok", "");
+	d = engine_eval(e, &r);
+	CHECK(d->action == ENGINE_CONTINUE);
+	engine_free(e);
+}
+
 int
 main(void)
 {
@@ -938,6 +1029,7 @@ main(void)
 	RUN(test_rate_limit_monitor_mode);
 	RUN(test_deny);
 	RUN(test_custom_response);
+	RUN(test_response_rules_after_respond);
 	RUN(test_headers);
 	RUN(test_restrict_ips);
 	RUN(test_restrict_ips_tcp);

@@ -182,8 +182,9 @@ static const struct bad bad[] = {
 	/* basic-auth, compress-response. */
 	{ "on_http_request:\n  - actions:\n      - type: basic-auth\n        config:\n          credentials: [\"alice:short\", \":password1\", \"nocolon\"]\n          realm: \"a\\\"b\"\n",
 	    "5:25: basic-auth: the password must be 8 to 128 characters long, was 5 (ERR_NGROK_360)\n5:40: basic-auth: the username cannot be empty (ERR_NGROK_359)\n5:54: basic-auth: a credential must be \"user:password\"; this one has no ':'\n6:18: basic-auth: realm must be at most 128 printable ASCII characters without '\"' or '\\'\n" },
-	{ "on_http_response:\n  - actions:\n      - type: compress-response\n        config: {algorithms: [gzip, gzip, gzp, zstd]}\n",
-	    "4:37: compress-response: algorithms contains \"gzip\" twice (ERR_NGROK_2231)\n4:43: compress-response: unknown algorithm \"gzp\" (did you mean \"gzip\"?)\n4:48: compress-response: unknown algorithm \"zstd\": use br, compress, deflate or gzip\n" },
+	{ "on_http_response:\n  - actions:\n      - type: compress-response\n        config: {algorithms: [gzip, gzip, gzp, lzma, compress]}\n",
+	    "4:37: compress-response: algorithms contains \"gzip\" twice (ERR_NGROK_2231)\n4:43: compress-response: unknown algorithm \"gzp\" (did you mean \"gzip\"?)\n4:48: compress-response: unknown algorithm \"lzma\": use br, deflate, gzip or zstd\n"
+	    "4:54: compress-response: algorithm \"compress\" (LZW) is not supported by gw: use br, deflate, gzip or zstd\n" },
 	/* The JSON form, through the same parser. */
 	{ "{\"on_http_request\": [{\"expressions\": [\"req.method == 1 && x\"],\n  \"actions\": [{\"type\": \"deny\", \"config\": {\"status_code\": \"403\"}}]}]}\n",
 	    "1:51: invalid expression: no matching overload for '==' applied to (string, int)\n2:58: deny: status_code must be an integer, was \"403\"\n" },
@@ -305,7 +306,7 @@ static const char *const good[] = {
 	"      - type: restrict-ips\n"
 	"        config: {allow: [\"127.0.0.0/8\"]}\n"
 	"      - type: compress-response\n"
-	"        config: {algorithms: [br, compress, deflate, gzip]}\n"
+	"        config: {algorithms: [br, zstd, deflate, gzip]}\n"
 	"      - type: set-vars\n"
 	"        config: {vars: [{a: \"${res.status_code}\"}]}\n"
 	"      - type: custom-response\n",
@@ -529,7 +530,7 @@ TEST(defaults_and_other_actions)
 	a = p->phases[POLICY_HTTP_RESPONSE].rules[0].actions;
 	CHECK(a[0].compress.nalgs == 4 &&
 	    a[0].compress.algs[0] == ACTION_COMPRESS_BR &&
-	    a[0].compress.algs[3] == ACTION_COMPRESS_GZIP);
+	    a[0].compress.algs[3] == ACTION_COMPRESS_ZSTD);
 	CHECK(a[1].compress.nalgs == 2 &&
 	    a[1].compress.algs[0] == ACTION_COMPRESS_GZIP &&
 	    a[1].compress.algs[1] == ACTION_COMPRESS_BR);
