@@ -388,7 +388,6 @@ int http_value_ok(const char *, size_t);
 int http_hop_by_hop(const char *, size_t, const struct gw_str *conn);
 int http_str_ieq(const char *, size_t, const char *);
 const struct gw_hdr *http_hdr_get(const struct gw_hdr *, size_t, const char *);
-const char *http_reason(int status);
 struct gw_str http_host_only(struct gw_str);
 int http_on_field(struct gw_hdr *, size_t *n, size_t max, int *in_value,
     const char *at, size_t len);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gw-proxy.h"
+#include "http.h"
 #include "json.h"
 
 /*
@@ -375,78 +376,6 @@ http_hdr_get(const struct gw_hdr *h, size_t n, const char *name)
 	return NULL;
 }
 
-/* The reason phrase gw uses for statuses it sends itself. */
-const char *
-http_reason(int status)
-{
-	switch (status) {
-	case 100:
-		return "Continue";
-	case 200:
-		return "OK";
-	case 201:
-		return "Created";
-	case 202:
-		return "Accepted";
-	case 204:
-		return "No Content";
-	case 301:
-		return "Moved Permanently";
-	case 302:
-		return "Found";
-	case 303:
-		return "See Other";
-	case 304:
-		return "Not Modified";
-	case 307:
-		return "Temporary Redirect";
-	case 308:
-		return "Permanent Redirect";
-	case 401:
-		return "Unauthorized";
-	case 405:
-		return "Method Not Allowed";
-	case 409:
-		return "Conflict";
-	case 410:
-		return "Gone";
-	case 417:
-		return "Expectation Failed";
-	case 422:
-		return "Unprocessable Content";
-	case 505:
-		return "HTTP Version Not Supported";
-	case 400:
-		return "Bad Request";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 408:
-		return "Request Timeout";
-	case 413:
-		return "Content Too Large";
-	case 414:
-		return "URI Too Long";
-	case 429:
-		return "Too Many Requests";
-	case 431:
-		return "Request Header Fields Too Large";
-	case 500:
-		return "Internal Server Error";
-	case 501:
-		return "Not Implemented";
-	case 502:
-		return "Bad Gateway";
-	case 503:
-		return "Service Unavailable";
-	case 504:
-		return "Gateway Timeout";
-	default:
-		return "Unknown";
-	}
-}
-
 /*
  * Appends a complete response gw sends itself: a small JSON body naming
  * the error code, so API clients get JSON as from the API behind.
@@ -477,7 +406,7 @@ http_write_error(
 	r |= gw_buf_printf(b,
 	    "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
 	    "Content-Length: %zu\r\nCache-Control: no-store\r\n%s\r\n",
-	    status, http_reason(status), jb.len,
+	    status, gw_http_reason(status), jb.len,
 	    close ? "Connection: close\r\n" : "");
 	r |= gw_buf_add(b, gw_buf_head(&jb), jb.len);
 	gw_buf_fini(&jb);

@@ -14,6 +14,7 @@
 #include <openssl/err.h>
 
 #include "gw-proxy.h"
+#include "http.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -416,7 +417,7 @@ response_from_policy(struct client *c, json_t *j)
 	x->res_done = 1;
 	x->res_first_ns = gw_now_ns();
 	r |= gw_buf_printf(
-	    b, "HTTP/1.1 %d %s\r\n", (int)status, http_reason((int)status));
+	    b, "HTTP/1.1 %d %s\r\n", (int)status, gw_http_reason((int)status));
 	hdrs = json_object_get(j, "headers");
 	json_object_foreach(hdrs, k, v)
 	{
