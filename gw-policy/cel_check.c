@@ -482,6 +482,26 @@ bad:
 	    tname(a, t1, sizeof(t1)), tname(b, t2, sizeof(t2)));
 }
 
+/* Whether sortBy() can order by a key of this type (dyn: run time). */
+static int
+sort_key_type(const struct cel_ctype *t)
+{
+	switch (t->kind) {
+	case CEL_DYN:
+	case CEL_INT:
+	case CEL_UINT:
+	case CEL_DOUBLE:
+	case CEL_BOOL:
+	case CEL_STRING:
+	case CEL_BYTES:
+	case CEL_TIMESTAMP:
+	case CEL_DURATION:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static int
 check_comp(struct checker *c, struct cel_node *n)
 {
@@ -494,10 +514,12 @@ check_comp(struct checker *c, struct cel_node *n)
 	rt = n->a->type;
 	if (is_dyn(rt))
 		vt = &cel_t_dyn;
-	else if (rt->kind == CEL_LIST || rt->kind == CEL_MAP)
+	else if (rt->kind == CEL_LIST ||
+	    (rt->kind == CEL_MAP && n->op != M_SORTBY))
 		vt = rt->p1;
 	else
-		return cerror(c, n->a->col, "cannot iterate over '%s'",
+		return cerror(c, n->a->col, "cannot %s '%s'",
+		    n->op == M_SORTBY ? "sort" : "iterate over",
 		    tname(rt, t, sizeof(t)));
 	if (c->nlocals == CEL_MAX_LOCALS)
 		return cerror(c, n->col, "comprehensions nested too deeply");
@@ -516,12 +538,21 @@ check_comp(struct checker *c, struct cel_node *n)
 	if (n->c != NULL && check(c, n->c) == -1)
 		return -1;
 	c->nlocals--;
+	if (n->op == M_SORTBY && !sort_key_type(n->c->type))
+		return cerror(c, n->c->col,
+		    "sortBy() needs a key of a comparable type (int, uint, "
+		    "double, bool, string, bytes, timestamp, duration), found "
+		    "'%s'",
+		    tname(n->c->type, t, sizeof(t)));
 	switch (n->op) {
 	case M_FILTER:
 		lt = cel_ctype_list(&c->prog->arena, vt);
 		break;
 	case M_MAP:
 		lt = cel_ctype_list(&c->prog->arena, n->c->type);
+		break;
+	case M_SORTBY:
+		lt = is_dyn(rt) ? &cel_t_list_dyn : rt;
 		break;
 	default:
 		lt = &cel_t_bool;
@@ -587,6 +618,35 @@ pick_overload(struct checker *c, struct cel_node *n, struct cel_node **args,
 	return 0;
 }
 
+/*
+ * cel-go's sortBy macro, list.sortBy(e, key): the parser, which knows
+ * the other macros, reads it as a method call; here it becomes the
+ * comprehension that cel_eval.c sorts with.
+ */
+static int
+check_sort_by(struct checker *c, struct cel_node *n)
+{
+	struct cel_node *var, *key;
+
+	if (n->nargs != 2)
+		return cerror(c, n->col,
+		    "sortBy() takes a variable name and a key expression");
+	var = n->args[0];
+	key = n->args[1];
+	if (var->kind != N_IDENT)
+		return cerror(c, var->col,
+		    "the first argument of sortBy() must be a simple name");
+	n->kind = N_COMP;
+	n->op = M_SORTBY;
+	n->name = var->name;
+	n->nlen = var->nlen;
+	n->b = NULL;
+	n->c = key;
+	n->args = NULL;
+	n->nargs = 0;
+	return check_comp(c, n);
+}
+
 static int
 check_call(struct checker *c, struct cel_node *n)
 {
@@ -596,6 +656,8 @@ check_call(struct checker *c, struct cel_node *n)
 	size_t len, i, nargs;
 	int method = n->a != NULL;
 
+	if (n->a != NULL && n->nlen == 6 && memcmp(n->name, "sortBy", 6) == 0)
+		return check_sort_by(c, n);
 	/* url.parse(x): a dotted name that is a namespaced function. */
 	if (n->a != NULL &&
 	    (len = chain_name(c, n->a, qual, sizeof(qual))) > 0 &&

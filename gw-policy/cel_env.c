@@ -2,9 +2,10 @@
 /*
  * The CEL environment and the compile driver: checker types and their
  * text form ("map(string, list(string))"), the table of variables and
- * functions an expression may name (the built-in library from cel_std.c
- * and cel_ngrok.c plus what the host declares), and cel_compile(), which
- * runs the parser and the checker over a fresh program.
+ * functions an expression may name (the built-in tables of cel_std.c,
+ * cel_strings.c, cel_format.c, cel_list.c, cel_time.c, cel_hash.c,
+ * cel_url.c and cel_ngrok.c plus what the host declares), and cel_compile(), which runs the parser and
+ * the checker over a fresh program.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -270,24 +271,28 @@ bad:
 struct cel_env *
 cel_env_new(void)
 {
+	static const struct {
+		const struct cel_builtin *rows;
+		const size_t *n;
+	} tables[] = { { cel_std_builtins, &cel_std_nbuiltins },
+		{ cel_strings_builtins, &cel_strings_nbuiltins },
+		{ cel_format_builtins, &cel_format_nbuiltins },
+		{ cel_list_builtins, &cel_list_nbuiltins },
+		{ cel_time_builtins, &cel_time_nbuiltins },
+		{ cel_hash_builtins, &cel_hash_nbuiltins },
+		{ cel_url_builtins, &cel_url_nbuiltins },
+		{ cel_ngrok_builtins, &cel_ngrok_nbuiltins } };
 	struct cel_env *env;
-	size_t i;
+	size_t i, t;
 
 	if ((env = calloc(1, sizeof(*env))) == NULL)
 		return NULL;
 	cel_arena_init(&env->arena, 0);
-	for (i = 0; i < cel_std_nbuiltins; i++)
-		if (add_fn(env, cel_std_builtins[i].proto, &cel_std_builtins[i],
-		        NULL, NULL) == -1)
-			goto fail;
-	for (i = 0; i < cel_time_nbuiltins; i++)
-		if (add_fn(env, cel_time_builtins[i].proto,
-		        &cel_time_builtins[i], NULL, NULL) == -1)
-			goto fail;
-	for (i = 0; i < cel_ngrok_nbuiltins; i++)
-		if (add_fn(env, cel_ngrok_builtins[i].proto,
-		        &cel_ngrok_builtins[i], NULL, NULL) == -1)
-			goto fail;
+	for (t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+		for (i = 0; i < *tables[t].n; i++)
+			if (add_fn(env, tables[t].rows[i].proto,
+			        &tables[t].rows[i], NULL, NULL) == -1)
+				goto fail;
 	return env;
 fail:
 	/* A prototype in our own tables that does not parse is a bug. */

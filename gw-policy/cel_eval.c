@@ -523,6 +523,36 @@ eval_map(struct ev *e, const struct cel_node *n, struct cel_value *out)
 	return 0;
 }
 
+/*
+ * list.sortBy(x, key): the key of each element, then the elements in the
+ * order of their keys (stable), which must be of one comparable kind.
+ */
+static int
+eval_sort_by(struct ev *e, const struct cel_node *n,
+    const struct cel_value *range, struct cel_value *out)
+{
+	struct cel_value *keys, *items;
+	size_t i, len = range->list.len;
+
+	if (len == 0) {
+		*out = *range;
+		return 0;
+	}
+	if ((keys = ev_alloc(e, 2 * len * sizeof(*keys))) == NULL)
+		return -1;
+	items = keys + len;
+	for (i = 0; i < len; i++) {
+		e->locals[n->slot] = range->list.items[i];
+		if (eval(e, n->c, &keys[i]) == -1)
+			return -1;
+	}
+	if (cel_list_sort(
+	        e->ctx, "sortBy", range->list.items, keys, len, items) == -1)
+		return -1;
+	*out = cel_list(items, len);
+	return 0;
+}
+
 static int
 eval_comp(struct ev *e, const struct cel_node *n, struct cel_value *out)
 {
@@ -533,6 +563,12 @@ eval_comp(struct ev *e, const struct cel_node *n, struct cel_value *out)
 
 	if (eval(e, n->a, &range) == -1)
 		return -1;
+	if (n->op == M_SORTBY) {
+		if (range.type != CEL_LIST)
+			return cel_ctx_error(e->ctx, "cannot sort '%s'",
+			    cel_type_name(range.type));
+		return eval_sort_by(e, n, &range, out);
+	}
 	if (range.type == CEL_LIST)
 		len = range.list.len;
 	else if (range.type == CEL_MAP)

@@ -3,9 +3,10 @@
  * What the CEL files share and nothing else includes: checker types, the
  * tokens, the syntax tree, the function table and the program.  The flow
  * is cel_lex.c (tokens) -> cel_parse.c (tree) -> cel_check.c (types,
- * names, folding) -> cel_eval.c (values); cel_std.c and cel_ngrok.c fill
- * the function table that cel_env.c builds; cel_value.c holds the arena
- * and the value helpers everyone uses.
+ * names, folding) -> cel_eval.c (values); cel_std.c, cel_strings.c,
+ * cel_format.c, cel_list.c, cel_time.c, cel_hash.c, cel_url.c and
+ * cel_ngrok.c fill the function table that cel_env.c builds; cel_value.c holds the arena and the value
+ * helpers everyone uses, cel_zone.c the time zones.
  */
 #ifndef GW_POLICY_CEL_IMPL_H
 #define GW_POLICY_CEL_IMPL_H
@@ -145,7 +146,11 @@ enum cel_op {
 	OP_IN
 };
 
-enum cel_macro { M_ALL, M_EXISTS, M_EXISTS_ONE, M_FILTER, M_MAP };
+/*
+ * M_SORTBY is cel-go's list.sortBy(e, key): the parser reads it as a call,
+ * the checker turns it into a comprehension whose <c> is the key.
+ */
+enum cel_macro { M_ALL, M_EXISTS, M_EXISTS_ONE, M_FILTER, M_MAP, M_SORTBY };
 
 struct cel_fn;
 
@@ -214,6 +219,16 @@ extern const struct cel_builtin cel_time_builtins[];
 extern const size_t cel_time_nbuiltins;
 extern const struct cel_builtin cel_ngrok_builtins[];
 extern const size_t cel_ngrok_nbuiltins;
+extern const struct cel_builtin cel_strings_builtins[];
+extern const size_t cel_strings_nbuiltins;
+extern const struct cel_builtin cel_format_builtins[];
+extern const size_t cel_format_nbuiltins;
+extern const struct cel_builtin cel_list_builtins[];
+extern const size_t cel_list_nbuiltins;
+extern const struct cel_builtin cel_url_builtins[];
+extern const size_t cel_url_nbuiltins;
+extern const struct cel_builtin cel_hash_builtins[];
+extern const size_t cel_hash_nbuiltins;
 
 struct cel_var {
 	const char *name;
@@ -296,5 +311,55 @@ void cel_value_describe(const struct cel_value *, char *buf, size_t len);
  */
 void cel_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
 int64_t cel_days_from_civil(int64_t y, int m, int d);
+
+/*
+ * cel_list.c: orders <n> values by their <keys> (stably) into <out>; the
+ * keys must all be of one comparable kind (int, uint, double, bool,
+ * string, bytes, timestamp, duration; no NaN).  <items> may be <keys>.
+ * Scratch space comes from ctx->arena.  Returns 0, or -1 after
+ * cel_ctx_error() with a message that starts with <fn>.
+ */
+int
+cel_list_sort(struct cel_ctx *, const char *fn, const struct cel_value *items,
+    const struct cel_value *keys, size_t n, struct cel_value *out);
+
+/*
+ * cel_format.c: a string built in the evaluation arena.  It doubles as
+ * it grows, so a warm arena still serves it without malloc.
+ */
+struct cel_sbuf {
+	struct cel_ctx *ctx;
+	char *p;
+	size_t len, cap;
+};
+
+/* Starts an empty string with room for <hint> bytes; nothing allocated. */
+void cel_sbuf_init(struct cel_sbuf *, struct cel_ctx *, size_t hint);
+/*
+ * Appends <n> bytes.  Returns 0, or -1 after cel_ctx_error() (out of
+ * arena memory), the string then unchanged.
+ */
+int cel_sbuf_add(struct cel_sbuf *, const void *, size_t n);
+/* The string so far as a CEL string value (it stays in the arena). */
+struct cel_value cel_sbuf_value(const struct cel_sbuf *);
+
+/*
+ * cel_zone.c: time zones for the timestamp getters.  A zone is "UTC",
+ * "GMT", "Z", "" or an IANA name ("America/New_York") read from the
+ * system's TZif files; fixed offsets ("+05:30") are cel_time.c's.
+ */
+struct cel_zone;
+
+/*
+ * Finds the zone <name> (<len> bytes, not NUL-terminated).  Loaded zones
+ * stay in a small process-wide cache; when it is full, the zone is built
+ * in <spill> instead (it then lives as long as that arena's contents).
+ * Refuses names with "..", a leading '/' or characters no zone name has.
+ * Returns the zone, or NULL with a message naming the zone in <msg>.
+ */
+const struct cel_zone *cel_zone_find(const char *name, size_t len,
+    struct cel_arena *spill, char *msg, size_t msglen);
+/* The zone's offset from UTC, in seconds, at <secs> since the epoch. */
+int32_t cel_zone_offset(const struct cel_zone *, int64_t secs);
 
 #endif

@@ -2,27 +2,24 @@
 /*
  * ngrok's Traffic Policy functions that depend on nothing but their
  * arguments (reference/ngrok-traffic-policy.md §3.3): IP ranges
- * (inCidrRange, inCidrRanges, isPrivateIp), URLs (url.parse, url.escape,
- * url.unescape, queryString.decode), JSON (json.decode, json.encode, with
- * jansson), base64, basic_auth.encode, the hash.* digests (OpenSSL) and
- * rand.*.  The request-dependent ones (getReqHeader, ...) belong to the
- * policy engine, which declares them with cel_env_func().
+ * (inCidrRange, inCidrRanges, isPrivateIp), JSON (json.decode,
+ * json.encode, with jansson), base64, basic_auth.encode and rand.*, plus
+ * secrets.get, which is refused at load: gw has no vault.  URLs and query
+ * strings are cel_url.c's, the hash.* functions cel_hash.c's; the
+ * request-dependent ones (getReqHeader, ...) belong to the policy engine,
+ * which declares them with cel_env_func().
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
-#include "ascii.h"
 #include "buf.h"
 
 #include "cel_impl.h"
-
-#define MAX_QUERY_PARAMS 1000
 
 static void *
 alloc(struct cel_call *c, size_t n)
@@ -148,275 +145,6 @@ f_is_private_ip(
 		    (ip[0] == 192 && ip[1] == 168));
 	else
 		*out = cel_bool(len == 16 && (ip[0] & 0xfe) == 0xfc);
-	return 0;
-}
-
-/*
- * Percent-decodes <n> bytes of <s> into the arena; '+' is a space when
- * <plus> (query strings).  Returns 0, or -1 on a bad escape or ENOMEM.
- */
-static int
-unescape(struct cel_call *c, const char *s, size_t n, int plus,
-    struct cel_value *out)
-{
-	size_t i, k = 0;
-	char *p;
-	int h, l;
-
-	if (memchr(s, '%', n) == NULL && (!plus || memchr(s, '+', n) == NULL)) {
-		*out = cel_str(s, n);
-		return 0;
-	}
-	if ((p = alloc(c, n)) == NULL)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (s[i] == '%') {
-			if (i + 2 >= n || (h = gw_hexval(s[i + 1])) == -1 ||
-			    (l = gw_hexval(s[i + 2])) == -1)
-				return cel_ctx_error(c->ctx,
-				    "invalid URL escape '%.*s'",
-				    (int)(n - i < 3 ? n - i : 3), s + i);
-			p[k++] = (char)(h << 4 | l);
-			i += 2;
-		} else
-			p[k++] = plus && s[i] == '+' ? ' ' : s[i];
-	}
-	*out = cel_str(p, k);
-	return 0;
-}
-
-/* Go's url.QueryEscape: unreserved bytes stay, space is '+'. */
-static int
-f_url_escape(
-    struct cel_call *c, const struct cel_value *a, struct cel_value *out)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *s = (const unsigned char *)a[0].s.ptr;
-	size_t i, n = 0;
-	char *p;
-
-	for (i = 0; i < a[0].s.len; i++) {
-		if ((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
-		    s[i] == '_' || s[i] == '.' || s[i] == '~' || s[i] == ' ')
-			n++;
-		else
-			n += 3;
-	}
-	if (n == a[0].s.len && memchr(s, ' ', a[0].s.len) == NULL) {
-		*out = a[0];
-		return 0;
-	}
-	if ((p = alloc(c, n)) == NULL)
-		return -1;
-	for (i = 0, n = 0; i < a[0].s.len; i++) {
-		if ((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
-		    s[i] == '_' || s[i] == '.' || s[i] == '~')
-			p[n++] = (char)s[i];
-		else if (s[i] == ' ')
-			p[n++] = '+';
-		else {
-			p[n++] = '%';
-			p[n++] = hex[s[i] >> 4];
-			p[n++] = hex[s[i] & 15];
-		}
-	}
-	*out = cel_str(p, n);
-	return 0;
-}
-
-static int
-f_url_unescape(
-    struct cel_call *c, const struct cel_value *a, struct cel_value *out)
-{
-	return unescape(c, a[0].s.ptr, a[0].s.len, 1, out);
-}
-
-/*
- * Parses a query string into map(string, list(string)), values in order
- * and grouped by key, as Go's url.ParseQuery (pairs with bad escapes are
- * skipped, like url.URL.Query()).
- */
-static int
-parse_query(struct cel_call *c, const char *s, size_t n, struct cel_value *out)
-{
-	struct cel_value *keys, *vals, *items;
-	struct cel_map_entry *ent;
-	size_t npairs = 0, i, j, k, nkeys = 0, cnt, start, end, eq;
-	char msg[sizeof(c->ctx->errmsg)];
-
-	for (i = 0; i < n; i++)
-		npairs += s[i] == '&';
-	npairs++;
-	if (n == 0 || npairs > MAX_QUERY_PARAMS) {
-		*out = cel_map(NULL, 0);
-		return n == 0
-		    ? 0
-		    : cel_ctx_error(c->ctx, "more than %d query parameters",
-		          MAX_QUERY_PARAMS);
-	}
-	if ((keys = alloc(c, 2 * npairs * sizeof(*keys))) == NULL ||
-	    (ent = alloc(c, npairs * sizeof(*ent))) == NULL ||
-	    (items = alloc(c, npairs * sizeof(*items))) == NULL)
-		return -1;
-	vals = keys + npairs;
-	memcpy(msg, c->ctx->errmsg, sizeof(msg));
-	for (i = 0, j = 0, start = 0; start <= n; start = end + 1) {
-		for (end = start; end < n && s[end] != '&';)
-			end++;
-		if (end == start)
-			continue;
-		for (eq = start; eq < end && s[eq] != '=';)
-			eq++;
-		if (unescape(c, s + start, eq - start, 1, &keys[j]) == -1 ||
-		    unescape(c, s + eq + (eq < end), end - eq - (eq < end), 1,
-		        &vals[j]) == -1) {
-			/* Skipped like Go; forget the message it left. */
-			memcpy(c->ctx->errmsg, msg, sizeof(msg));
-			continue;
-		}
-		j++;
-	}
-	npairs = j;
-	/* Group by key, keeping first-seen order: the lists are contiguous. */
-	for (i = 0, k = 0; i < npairs; i++) {
-		for (j = 0; j < nkeys; j++)
-			if (cel_value_equal(&ent[j].key, &keys[i]))
-				break;
-		if (j < nkeys)
-			continue;
-		ent[nkeys].key = keys[i];
-		for (cnt = 0, j = i; j < npairs; j++)
-			if (cel_value_equal(&keys[j], &keys[i]))
-				items[k + cnt++] = vals[j];
-		ent[nkeys++].val = cel_list(items + k, cnt);
-		k += cnt;
-	}
-	*out = cel_map(ent, nkeys);
-	return 0;
-}
-
-static int
-f_query_decode(
-    struct cel_call *c, const struct cel_value *a, struct cel_value *out)
-{
-	return parse_query(c, a[0].s.ptr, a[0].s.len, out);
-}
-
-static int
-is_scheme_char(char ch, int first)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	    (!first &&
-	        ((ch >= '0' && ch <= '9') || ch == '+' || ch == '-' ||
-	            ch == '.'));
-}
-
-/*
- * url.parse(s): a map with the fields of ngrok's req.url: scheme,
- * authority, host, port (an int, only when present), path (decoded),
- * raw_path, query, query_params, fragment, user_password (when present)
- * and raw.
- */
-static int
-f_url_parse(
-    struct cel_call *c, const struct cel_value *a, struct cel_value *out)
-{
-	const char *s = a[0].s.ptr, *p, *end, *hash, *q, *auth, *at, *hend;
-	struct cel_value scheme, authority, host, path, query, frag, userpw;
-	struct cel_map_entry *e;
-	size_t n = a[0].s.len, i, len;
-	int64_t port = -1;
-	char *lower;
-
-	end = s + n;
-	hash = memchr(s, '#', n);
-	frag = hash != NULL ? cel_str(hash + 1, (size_t)(end - hash - 1))
-	                    : cel_str("", 0);
-	if (hash != NULL)
-		end = hash;
-	scheme = authority = host = userpw = cel_str("", 0);
-	p = s;
-	for (i = 0; p + i < end && is_scheme_char(p[i], i == 0);)
-		i++;
-	if (i > 0 && p + i < end && p[i] == ':') {
-		if ((lower = alloc(c, i)) == NULL)
-			return -1;
-		for (len = 0; len < i; len++)
-			lower[len] =
-			    (char)(p[len] >= 'A' && p[len] <= 'Z' ? p[len] + 32
-			                                          : p[len]);
-		scheme = cel_str(lower, i);
-		p += i + 1;
-	}
-	if (end - p >= 2 && p[0] == '/' && p[1] == '/') {
-		auth = p + 2;
-		for (p = auth; p < end && *p != '/' && *p != '?';)
-			p++;
-		authority = cel_str(auth, (size_t)(p - auth));
-		at = memrchr(auth, '@', (size_t)(p - auth));
-		if (at != NULL) {
-			userpw = cel_str(auth, (size_t)(at - auth));
-			auth = at + 1;
-			authority = cel_str(auth, (size_t)(p - auth));
-		}
-		hend = p;
-		if (auth < p && auth[0] == '[') {
-			/* [v6]:port */
-			if ((q = memchr(auth, ']', (size_t)(p - auth))) == NULL)
-				return cel_ctx_error(
-				    c->ctx, "url.parse: missing ']' in host");
-			host = cel_str(auth + 1, (size_t)(q - auth - 1));
-			hend = q + 1;
-		} else {
-			for (q = auth; q < p && *q != ':';)
-				q++;
-			host = cel_str(auth, (size_t)(q - auth));
-			hend = q;
-		}
-		if (hend < p && *hend == ':') {
-			for (q = hend + 1, port = 0; q < p; q++) {
-				if (*q < '0' || *q > '9' || port > 65535)
-					return cel_ctx_error(
-					    c->ctx, "url.parse: invalid port");
-				port = port * 10 + (*q - '0');
-			}
-			if (port > 65535)
-				return cel_ctx_error(
-				    c->ctx, "url.parse: invalid port");
-			if (hend + 1 == p)
-				port = -1;
-		} else if (hend < p)
-			return cel_ctx_error(c->ctx, "url.parse: invalid host");
-	}
-	q = memchr(p, '?', (size_t)(end - p));
-	query =
-	    q != NULL ? cel_str(q + 1, (size_t)(end - q - 1)) : cel_str("", 0);
-	len = (size_t)((q != NULL ? q : end) - p);
-	if (unescape(c, p, len, 0, &path) == -1)
-		return -1;
-	if ((e = alloc(c, 12 * sizeof(*e))) == NULL)
-		return -1;
-	i = 0;
-	e[i].key = cel_str("scheme", 6), e[i++].val = scheme;
-	e[i].key = cel_str("authority", 9), e[i++].val = authority;
-	e[i].key = cel_str("host", 4), e[i++].val = host;
-	if (port >= 0)
-		e[i].key = cel_str("port", 4), e[i++].val = cel_int(port);
-	e[i].key = cel_str("path", 4), e[i++].val = path;
-	e[i].key = cel_str("raw_path", 8), e[i++].val = cel_str(p, len);
-	e[i].key = cel_str("query", 5), e[i++].val = query;
-	e[i].key = cel_str("query_params", 12);
-	if (parse_query(c, query.s.ptr, query.s.len, &e[i++].val) == -1)
-		return -1;
-	e[i].key = cel_str("fragment", 8), e[i++].val = frag;
-	if (userpw.s.len > 0)
-		e[i].key = cel_str("user_password", 13), e[i++].val = userpw;
-	e[i].key = cel_str("raw", 3), e[i++].val = a[0];
-	*out = cel_map(e, i);
 	return 0;
 }
 
@@ -660,51 +388,6 @@ f_basic_auth(
 	return 0;
 }
 
-static int
-digest(struct cel_call *c, const struct cel_value *a, struct cel_value *out,
-    const EVP_MD *md)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char buf[EVP_MAX_MD_SIZE];
-	unsigned int len, i;
-	char *p;
-
-	if (EVP_Digest(a[0].s.ptr, a[0].s.len, buf, &len, md, NULL) != 1)
-		return cel_ctx_error(c->ctx, "hash: digest failed");
-	if ((p = alloc(c, 2 * (size_t)len)) == NULL)
-		return -1;
-	for (i = 0; i < len; i++) {
-		p[2 * i] = hex[buf[i] >> 4];
-		p[2 * i + 1] = hex[buf[i] & 15];
-	}
-	*out = cel_str(p, 2 * (size_t)len);
-	return 0;
-}
-
-static int
-f_md5(struct cel_call *c, const struct cel_value *a, struct cel_value *out)
-{
-	return digest(c, a, out, EVP_md5());
-}
-
-static int
-f_sha1(struct cel_call *c, const struct cel_value *a, struct cel_value *out)
-{
-	return digest(c, a, out, EVP_sha1());
-}
-
-static int
-f_sha256(struct cel_call *c, const struct cel_value *a, struct cel_value *out)
-{
-	return digest(c, a, out, EVP_sha256());
-}
-
-static int
-f_sha512(struct cel_call *c, const struct cel_value *a, struct cel_value *out)
-{
-	return digest(c, a, out, EVP_sha512());
-}
-
 /* splitmix64, seeded once from getrandom(2), when the host has none. */
 static uint64_t
 random64(struct cel_ctx *ctx)
@@ -758,21 +441,37 @@ f_rand_double(
 	return 0;
 }
 
+/*
+ * secrets.get(vault, name) reads ngrok's hosted vault, which gw does not
+ * have: a policy that uses it is refused when it loads rather than
+ * failing each request.
+ */
+static int
+secrets_prepare(
+    struct cel_program *prog, struct cel_node *n, struct cel_error *err)
+{
+	(void)prog;
+	err->col = n->col;
+	snprintf(err->msg, sizeof(err->msg),
+	    "secrets.get() is not supported: gw has no secret vault; put "
+	    "the value in the policy or in a set-vars action");
+	return -1;
+}
+
+static int
+f_secrets_get(
+    struct cel_call *c, const struct cel_value *a, struct cel_value *out)
+{
+	(void)a;
+	(void)out;
+	return cel_ctx_error(c->ctx, "secrets.get() is not supported");
+}
+
 const struct cel_builtin cel_ngrok_builtins[] = {
 	{ "bool inCidrRange(string, string)", f_in_cidr_range, 0, NULL },
 	{ "bool inCidrRanges(string, list)", f_in_cidr_ranges, 0, NULL },
 	{ "bool isPrivateIp(string)", f_is_private_ip, 0, NULL },
 	{ "bool string.isPrivateIp()", f_is_private_ip, 0, NULL },
-	{ "map(string, dyn) url.parse(string)", f_url_parse, 0, NULL },
-	{ "map(string, dyn) string.parseUrl()", f_url_parse, 0, NULL },
-	{ "string url.escape(string)", f_url_escape, 0, NULL },
-	{ "string string.escapeUrl()", f_url_escape, 0, NULL },
-	{ "string url.unescape(string)", f_url_unescape, 0, NULL },
-	{ "string string.unescapeUrl()", f_url_unescape, 0, NULL },
-	{ "map(string, list(string)) queryString.decode(string)",
-	    f_query_decode, 0, NULL },
-	{ "map(string, list(string)) string.decodeQueryString()",
-	    f_query_decode, 0, NULL },
 	{ "dyn json.decode(string)", f_json_decode, 0, NULL },
 	{ "dyn string.decodeJson()", f_json_decode, 0, NULL },
 	{ "bool string.isJson()", f_is_json, 0, NULL },
@@ -786,20 +485,10 @@ const struct cel_builtin cel_ngrok_builtins[] = {
 	{ "string bytes.encodeBase64()", f_b64_encode, 0, NULL },
 	{ "string string.encodeBase64()", f_b64_encode, 0, NULL },
 	{ "string basic_auth.encode(string, string)", f_basic_auth, 0, NULL },
-	{ "string hash.md5(string)", f_md5, 0, NULL },
-	{ "string hash.md5(bytes)", f_md5, 0, NULL },
-	{ "string string.md5()", f_md5, 0, NULL },
-	{ "string hash.sha1(string)", f_sha1, 0, NULL },
-	{ "string hash.sha1(bytes)", f_sha1, 0, NULL },
-	{ "string string.sha1()", f_sha1, 0, NULL },
-	{ "string hash.sha256(string)", f_sha256, 0, NULL },
-	{ "string hash.sha256(bytes)", f_sha256, 0, NULL },
-	{ "string string.sha256()", f_sha256, 0, NULL },
-	{ "string hash.sha512(string)", f_sha512, 0, NULL },
-	{ "string hash.sha512(bytes)", f_sha512, 0, NULL },
-	{ "string string.sha512()", f_sha512, 0, NULL },
 	{ "int rand.int(int, int)", f_rand_int, CEL_FN_IMPURE, NULL },
 	{ "double rand.double()", f_rand_double, CEL_FN_IMPURE, NULL },
+	{ "string secrets.get(string, string)", f_secrets_get, CEL_FN_IMPURE,
+	    secrets_prepare },
 };
 
 const size_t cel_ngrok_nbuiltins =

@@ -3,10 +3,11 @@
  * CEL's timestamps and durations: timestamp("2024-01-02T03:04:05Z") and
  * duration("1h30m") (parsed with lib/timeutil), and the getters
  * (getFullYear, getMonth, getDayOfWeek, getHours, ...) with CEL's
- * optional time zone argument.  Values are int64 nanoseconds, so
- * timestamps cover 1970-2262 (the RFC 3339 parser starts at the epoch)
- * and time zones are "UTC" or fixed offsets ("+05:30"): IANA names would
- * need the system's zoneinfo and are refused at run time.
+ * optional time zone argument: "UTC", a fixed offset ("+05:30") or an
+ * IANA name ("America/New_York", through cel_zone.c).  A constant zone
+ * is resolved once, when the expression loads.  Values are int64
+ * nanoseconds, so timestamps cover 1970-2262 (the RFC 3339 parser starts
+ * at the epoch).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -111,20 +112,23 @@ bad:
 	    (int)(a[0].s.len > 64 ? 64 : a[0].s.len), a[0].s.ptr);
 }
 
-/* "UTC" or a fixed offset "+05:30" / "-08:00" / "05:30", in seconds. */
+/*
+ * A fixed offset "+05:30", "-08:00" or "05:30", or UTC ("UTC", "GMT",
+ * "Z", "Etc/UTC" and "", which Go's LoadLocation takes as UTC), in
+ * seconds.  Returns 1 if <s> is one of these, 0 if not.
+ */
 static int
-parse_zone(struct cel_call *c, const struct cel_value *z, int64_t *off)
+fixed_zone(const char *s, size_t n, int64_t *off)
 {
-	const char *s = z->s.ptr;
-	size_t n = z->s.len;
 	int sign = 1, h, m;
 
-	if ((n == 3 &&
+	if (n == 0 ||
+	    (n == 3 &&
 	        (memcmp(s, "UTC", 3) == 0 || memcmp(s, "GMT", 3) == 0)) ||
 	    (n == 1 && s[0] == 'Z') ||
 	    (n == 7 && memcmp(s, "Etc/UTC", 7) == 0)) {
 		*off = 0;
-		return 0;
+		return 1;
 	}
 	if (n > 0 && (s[0] == '+' || s[0] == '-')) {
 		sign = s[0] == '-' ? -1 : 1;
@@ -138,12 +142,75 @@ parse_zone(struct cel_call *c, const struct cel_value *z, int64_t *off)
 		m = (s[3] - '0') * 10 + (s[4] - '0');
 		if (h <= 23) {
 			*off = sign * (h * 3600 + m * 60);
-			return 0;
+			return 1;
 		}
 	}
-	return cel_ctx_error(c->ctx,
-	    "unsupported time zone '%.*s' (UTC or an offset like +05:30)",
-	    (int)(z->s.len > 40 ? 40 : z->s.len), z->s.ptr);
+	return 0;
+}
+
+/* What a getter's constant zone argument resolved to at load. */
+struct zone_aux {
+	const struct cel_zone *zone; /* NULL: fixed, or failed */
+	int64_t off;                 /* fixed offset */
+	int fixed;
+	char msg[160]; /* why it failed, reported per evaluation */
+};
+
+/*
+ * The zone argument of ts.getX(zone) when it is a constant: looked up
+ * once here.  An unknown zone is not a load error: CEL reports it when
+ * the expression runs, and so the getter does, without looking again.
+ */
+static int
+zone_prepare(
+    struct cel_program *prog, struct cel_node *n, struct cel_error *err)
+{
+	const struct cel_node *z = n->args[1];
+	struct zone_aux *aux;
+
+	if (z->kind != N_CONST || z->val.type != CEL_STRING)
+		return 0;
+	if ((aux = cel_arena_alloc(&prog->arena, sizeof(*aux))) == NULL) {
+		err->col = n->col;
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		return -1;
+	}
+	memset(aux, 0, sizeof(*aux));
+	if (fixed_zone(z->val.s.ptr, z->val.s.len, &aux->off))
+		aux->fixed = 1;
+	else
+		aux->zone = cel_zone_find(z->val.s.ptr, z->val.s.len,
+		    &prog->arena, aux->msg, sizeof(aux->msg));
+	n->aux = aux;
+	return 0;
+}
+
+/* The offset from UTC of the zone in <a>[1] at <secs>, into *<off>. */
+static int
+zone_offset(
+    struct cel_call *c, const struct cel_value *a, int64_t secs, int64_t *off)
+{
+	const struct zone_aux *aux = c->node->aux;
+	const struct cel_zone *zone;
+	char msg[160];
+
+	if (aux != NULL) {
+		if (aux->fixed)
+			*off = aux->off;
+		else if (aux->zone != NULL)
+			*off = cel_zone_offset(aux->zone, secs);
+		else
+			return cel_ctx_error(c->ctx, "%s", aux->msg);
+		return 0;
+	}
+	if (fixed_zone(a[1].s.ptr, a[1].s.len, off))
+		return 0;
+	zone = cel_zone_find(
+	    a[1].s.ptr, a[1].s.len, c->ctx->arena, msg, sizeof(msg));
+	if (zone == NULL)
+		return cel_ctx_error(c->ctx, "%s", msg);
+	*off = cel_zone_offset(zone, secs);
+	return 0;
 }
 
 static int
@@ -153,14 +220,14 @@ ts_get(struct cel_call *c, const struct cel_value *a, struct cel_value *out,
 	int64_t off = 0, secs, days, sod, frac, y;
 	int m, d;
 
-	if (c->nargs == 2 && parse_zone(c, &a[1], &off) == -1)
-		return -1;
 	secs = a[0].ns / NS_PER_SEC;
 	frac = a[0].ns % NS_PER_SEC;
 	if (frac < 0) {
 		frac += NS_PER_SEC;
 		secs--;
 	}
+	if (c->nargs == 2 && zone_offset(c, a, secs, &off) == -1)
+		return -1;
 	secs += off;
 	days = secs / 86400;
 	sod = secs % 86400;
@@ -305,25 +372,28 @@ const struct cel_builtin cel_time_builtins[] = {
 	{ "duration duration(string)", f_duration, 0, NULL },
 	{ "duration duration(duration)", f_duration, 0, NULL },
 	{ "int timestamp.getFullYear()", f_year, 0, NULL },
-	{ "int timestamp.getFullYear(string)", f_year, 0, NULL },
+	{ "int timestamp.getFullYear(string)", f_year, 0, zone_prepare },
 	{ "int timestamp.getMonth()", f_month, 0, NULL },
-	{ "int timestamp.getMonth(string)", f_month, 0, NULL },
+	{ "int timestamp.getMonth(string)", f_month, 0, zone_prepare },
 	{ "int timestamp.getDate()", f_date, 0, NULL },
-	{ "int timestamp.getDate(string)", f_date, 0, NULL },
+	{ "int timestamp.getDate(string)", f_date, 0, zone_prepare },
 	{ "int timestamp.getDayOfMonth()", f_day_of_month, 0, NULL },
-	{ "int timestamp.getDayOfMonth(string)", f_day_of_month, 0, NULL },
+	{ "int timestamp.getDayOfMonth(string)", f_day_of_month, 0,
+	    zone_prepare },
 	{ "int timestamp.getDayOfWeek()", f_day_of_week, 0, NULL },
-	{ "int timestamp.getDayOfWeek(string)", f_day_of_week, 0, NULL },
+	{ "int timestamp.getDayOfWeek(string)", f_day_of_week, 0,
+	    zone_prepare },
 	{ "int timestamp.getDayOfYear()", f_day_of_year, 0, NULL },
-	{ "int timestamp.getDayOfYear(string)", f_day_of_year, 0, NULL },
+	{ "int timestamp.getDayOfYear(string)", f_day_of_year, 0,
+	    zone_prepare },
 	{ "int timestamp.getHours()", f_hours, 0, NULL },
-	{ "int timestamp.getHours(string)", f_hours, 0, NULL },
+	{ "int timestamp.getHours(string)", f_hours, 0, zone_prepare },
 	{ "int timestamp.getMinutes()", f_minutes, 0, NULL },
-	{ "int timestamp.getMinutes(string)", f_minutes, 0, NULL },
+	{ "int timestamp.getMinutes(string)", f_minutes, 0, zone_prepare },
 	{ "int timestamp.getSeconds()", f_seconds, 0, NULL },
-	{ "int timestamp.getSeconds(string)", f_seconds, 0, NULL },
+	{ "int timestamp.getSeconds(string)", f_seconds, 0, zone_prepare },
 	{ "int timestamp.getMilliseconds()", f_millis, 0, NULL },
-	{ "int timestamp.getMilliseconds(string)", f_millis, 0, NULL },
+	{ "int timestamp.getMilliseconds(string)", f_millis, 0, zone_prepare },
 	{ "int duration.getHours()", f_hours, 0, NULL },
 	{ "int duration.getMinutes()", f_minutes, 0, NULL },
 	{ "int duration.getSeconds()", f_seconds, 0, NULL },

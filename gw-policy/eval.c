@@ -10,7 +10,6 @@
  * number and skipped.  A summary goes to stderr at the end.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,9 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <zstd.h>
-
 #include "engine.h"
+#include "evin.h"
 #include "gw-policy.h"
 #include "json.h"
 #include "log.h"
@@ -287,19 +285,28 @@ emit(const char *line, size_t len, const struct gw_buf *extra)
 	return 0;
 }
 
+/* gw_evin_fn: one input line. */
 static int
-handle(const char *name, struct gw_lines *in, const char *line, size_t len)
+handle(void *arg, const char *name, uint64_t lineno, const char *line,
+    size_t len, int too_long)
 {
 	struct question_event ev;
 	struct policy_req req;
 	int rc;
 
+	(void)arg;
 	E.lines++;
+	if (too_long) {
+		if (E.bad++ < BAD_SHOWN)
+			gw_warn("%s:%llu: line over %d bytes; skipped", name,
+			    (unsigned long long)lineno, LINE_MAX_BYTES);
+		return 0;
+	}
 	rc = question_event(&E.q, line, len, &req, &ev);
 	if (rc == -1) {
 		if (E.bad++ < BAD_SHOWN)
 			gw_warn("%s:%llu: not a JSON object (%s); skipped",
-			    name, (unsigned long long)in->lineno, E.q.err);
+			    name, (unsigned long long)lineno, E.q.err);
 		return 0;
 	}
 	if (rc == 0) {
@@ -314,142 +321,35 @@ handle(const char *name, struct gw_lines *in, const char *line, size_t len)
 	return emit(line, len, &E.pe);
 }
 
-/* Hands out every complete line; -1 stops the run. */
-static int
-drain(const char *name, struct gw_lines *in)
-{
-	enum gw_line_status st;
-	const char *line;
-	size_t len;
-
-	for (;;) {
-		st = gw_lines_next(in, &line, &len);
-		switch (st) {
-		case GW_LINE_OK:
-		case GW_LINE_PARTIAL:
-			if (handle(name, in, line, len) == -1)
-				return -1;
-			break;
-		case GW_LINE_TOO_LONG:
-			E.lines++;
-			if (E.bad++ < BAD_SHOWN)
-				gw_warn("%s:%llu: line over %d bytes; skipped",
-				    name, (unsigned long long)in->lineno,
-				    LINE_MAX_BYTES);
-			break;
-		case GW_LINE_AGAIN:
-		case GW_LINE_EOF:
-			return 0;
-		}
-	}
-}
-
-static int
-ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-/* Reads a zstd stream from <fd> through the line splitter. */
-static int
-read_zst(const char *name, int fd, struct gw_lines *in)
-{
-	static char ibuf[128 * 1024], obuf[256 * 1024];
-	ZSTD_DStream *z = ZSTD_createDStream();
-	ZSTD_inBuffer zi;
-	ZSTD_outBuffer zo;
-	size_t ret = 0;
-	ssize_t n;
-	int rc = -1;
-
-	if (z == NULL || ZSTD_isError(ZSTD_initDStream(z))) {
-		gw_error("%s: out of memory", name);
-		goto out;
-	}
-	for (;;) {
-		n = read(fd, ibuf, sizeof(ibuf));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			gw_error("%s: %s", name, strerror(errno));
-			rc = EX_IOERR;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		zi.src = ibuf;
-		zi.size = (size_t)n;
-		zi.pos = 0;
-		while (zi.pos < zi.size) {
-			zo.dst = obuf;
-			zo.size = sizeof(obuf);
-			zo.pos = 0;
-			ret = ZSTD_decompressStream(z, &zo, &zi);
-			if (ZSTD_isError(ret)) {
-				gw_error(
-				    "%s: %s", name, ZSTD_getErrorName(ret));
-				rc = EX_IOERR;
-				goto out;
-			}
-			if (gw_lines_feed(in, obuf, zo.pos) == -1 ||
-			    drain(name, in) == -1)
-				goto out;
-		}
-	}
-	if (ret != 0)
-		gw_warn("%s: the zstd stream is truncated", name);
-	gw_lines_end(in);
-	rc = drain(name, in) == -1 ? -1 : 0;
-out:
-	ZSTD_freeDStream(z);
-	return rc;
-}
-
 /* Returns 0, -1 to stop (output gone), or an exit status. */
 static int
 read_input(const char *path)
 {
-	const char *name = path != NULL ? path : "(stdin)";
-	struct gw_lines in;
-	ssize_t n;
-	int fd = STDIN_FILENO, rc = 0;
+	struct gw_error err;
+	char msg[600];
+	int trunc, r;
 
-	if (path != NULL && strcmp(path, "-") != 0 &&
-	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		gw_error("%s: %s", path, strerror(errno));
+	memset(&err, 0, sizeof(err));
+	r = gw_evin_read(path, LINE_MAX_BYTES, handle, NULL, &trunc, &err);
+	if (trunc)
+		gw_warn("%s: the zstd stream is truncated",
+		    path != NULL ? path : "(stdin)");
+	if (r < 0) {
+		gw_error_format(&err, msg, sizeof(msg));
+		gw_error("%s", msg);
+	}
+	switch (r) {
+	case GW_EVIN_OK:
+		return 0;
+	case GW_EVIN_STOPPED:
+		return -1;
+	case GW_EVIN_NOINPUT:
 		return EX_NOINPUT;
+	case GW_EVIN_IOERR:
+		return EX_IOERR;
+	default:
+		return EX_SOFTWARE;
 	}
-	if (gw_lines_init(&in, LINE_MAX_BYTES) == -1) {
-		rc = EX_SOFTWARE;
-		goto out;
-	}
-	if (path != NULL && ends_with(path, ".zst")) {
-		rc = read_zst(name, fd, &in);
-		goto out;
-	}
-	for (;;) {
-		n = gw_lines_read(&in, fd);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			gw_error("%s: %s", name, strerror(errno));
-			rc = EX_IOERR;
-			break;
-		}
-		if (drain(name, &in) == -1) {
-			rc = -1;
-			break;
-		}
-		if (n == 0)
-			break;
-	}
-out:
-	gw_lines_fini(&in);
-	if (fd != STDIN_FILENO)
-		close(fd);
-	return rc;
 }
 
 static void

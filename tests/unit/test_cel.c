@@ -420,7 +420,18 @@ TEST(warm_arena_allocates_nothing)
 	    "req.headers.filter(h, h.startsWith('x-')).size() == 1 && "
 	    "'X-Api-Key'.lowerAscii() in req.headers && "
 	    "conn.ts.start.getHours() == 12 && "
-	    "[1, 2, 3].map(x, x * 2)[2] == 6";
+	    "[1, 2, 3].map(x, x * 2)[2] == 6 && "
+	    "conn.ts.start.getHours('Europe/Berlin') == 13 && "
+	    "conn.ts.start.getHours(vars.tier == 'gold' ? 'America/New_York' "
+	    ": 'UTC') == 8 && "
+	    "'%s-%d-%.1f-%x'.format([vars.tier, vars.n, 1.25, vars.n * 85]) == "
+	    "'gold-3-1.2-ff' && "
+	    "[3, 1, 2].sortBy(x, -x * vars.n)[0] == 3 && "
+	    "[vars.n, 1, 2].sort()[2] == 3 && "
+	    "[vars.n, vars.n, 1].distinct().size() == 2 && "
+	    "{'b': vars.tier, 'a': 'x y'}.encodeQueryString() == 'a=x+y&b=gold' "
+	    "&& vars.tier.upper() == 'GOLD' && vars.tier.crc32().size() == 8 && "
+	    "[[vars.n], [1]].flatten().size() == 2";
 	struct cel_env *env = test_env();
 	struct cel_program *prog = compile(env, rule);
 	struct host host = { 1, 42, 0 };
@@ -729,6 +740,100 @@ TEST(random_is_the_hosts)
 	cel_env_free(env);
 }
 
+/*
+ * More zones than the process keeps: past the cache they are built in the
+ * arena of the evaluation (a dynamic name) or of the program (a constant
+ * one), and ASan checks that nothing leaks or outlives its arena.
+ */
+TEST(many_time_zones)
+{
+	static const char *const zones[] = { "Africa/Abidjan", "Africa/Accra",
+		"Africa/Algiers", "Africa/Bissau", "Africa/Cairo",
+		"Africa/Ceuta", "Africa/El_Aaiun", "Africa/Johannesburg",
+		"Africa/Juba", "Africa/Khartoum", "Africa/Lagos",
+		"Africa/Maputo", "Africa/Monrovia", "Africa/Nairobi",
+		"Africa/Ndjamena", "Africa/Sao_Tome", "Africa/Tripoli",
+		"Africa/Tunis", "Africa/Windhoek", "America/Adak",
+		"America/Anchorage", "America/Araguaina", "America/Asuncion",
+		"America/Bahia", "America/Barbados", "America/Belem",
+		"America/Belize", "America/Boa_Vista", "America/Bogota",
+		"America/Boise", "America/Cambridge_Bay",
+		"America/Campo_Grande", "America/Cancun", "America/Caracas",
+		"America/Cayenne", "America/Chicago", "America/Chihuahua",
+		"America/Costa_Rica", "America/Cuiaba", "America/Danmarkshavn",
+		"America/Dawson", "America/Denver", "America/Detroit",
+		"America/Edmonton", "America/El_Salvador", "America/Fortaleza",
+		"America/Glace_Bay", "America/Goose_Bay", "America/Guatemala",
+		"America/Guayaquil", "America/Guyana", "America/Halifax",
+		"America/Havana", "America/Hermosillo", "America/Inuvik",
+		"America/Iqaluit", "America/Jamaica", "America/Juneau",
+		"America/La_Paz", "America/Lima", "America/Los_Angeles",
+		"America/Maceio", "America/Managua", "America/Manaus",
+		"America/Martinique", "America/Matamoros", "America/Mazatlan",
+		"America/Menominee", "America/Merida", "America/Mexico_City",
+		"America/Miquelon", "America/Moncton", "America/Monterrey",
+		"America/Montevideo", "America/Noronha", "America/Panama",
+		"America/Paramaribo", "America/Phoenix", "America/Regina",
+		"Asia/Tokyo" };
+	size_t nz = sizeof(zones) / sizeof(zones[0]), i;
+	struct cel_env *env = test_env();
+	struct cel_program *prog;
+	struct host host = { 1, 42, 0 };
+	struct cel_arena a;
+	struct cel_ctx ctx;
+	struct cel_value v;
+	struct gw_buf b;
+	int round, ok;
+
+	gw_buf_init(&b, 0);
+	gw_buf_adds(&b, "[");
+	for (i = 0; i < nz; i++)
+		gw_buf_printf(&b, "%s'%s'", i ? ", " : "", zones[i]);
+	gw_buf_adds(&b,
+	    "].map(z, timestamp('2024-07-15T12:00:00Z')"
+	    ".getHours(z))");
+	gw_buf_addc(&b, '\0');
+	prog = compile(env, gw_buf_head(&b));
+	CHECK(prog != NULL);
+	cel_arena_init(&a, 0);
+	cel_ctx_init(&ctx, &a, &host, resolve);
+	for (round = 0; prog != NULL && round < 3; round++) {
+		cel_arena_reset(&a);
+		ok = cel_eval(prog, &ctx, &v) == 0 && v.type == CEL_LIST &&
+		    v.list.len == nz;
+		CHECK(ok);
+		if (!ok) {
+			fprintf(stderr, "%s\n", ctx.errmsg);
+			break;
+		}
+		for (i = 0; i < nz; i++)
+			CHECK(v.list.items[i].type == CEL_INT &&
+			    v.list.items[i].i >= 0 && v.list.items[i].i < 24);
+		/* Abidjan is UTC all year, Tokyo UTC+9. */
+		CHECK(v.list.items[0].i == 12);
+		CHECK(v.list.items[nz - 1].i == 21);
+	}
+	cel_program_free(prog);
+	/* A constant zone past the cache lives in the program's arena. */
+	for (i = 0; i < nz; i += 9) {
+		gw_buf_reset(&b);
+		gw_buf_printf(&b,
+		    "timestamp('2024-01-15T12:00:00Z').getHours('%s') >= 0 && "
+		    "conn.ts.start.getMinutes('%s') >= 0",
+		    zones[i], zones[i]);
+		gw_buf_addc(&b, '\0');
+		prog = compile(env, gw_buf_head(&b));
+		CHECK(prog != NULL);
+		cel_arena_reset(&a);
+		CHECK(prog != NULL && cel_eval(prog, &ctx, &v) == 0 &&
+		    v.type == CEL_BOOL && v.b);
+		cel_program_free(prog);
+	}
+	gw_buf_fini(&b);
+	cel_arena_fini(&a);
+	cel_env_free(env);
+}
+
 static int
 json_of(const struct cel_env *env, const char *src, const char *want)
 {
@@ -896,7 +1001,8 @@ gen_expr(struct gw_buf *b, int depth)
 		"duration", "json.decode", "json.encode", "base64.encode",
 		"base64.decode", "url.parse", "url.escape", "url.unescape",
 		"hash.sha1", "isPrivateIp", "getReqHeader", "hasReqHeader",
-		"lists.range", "queryString.decode" };
+		"lists.range", "queryString.decode", "queryString.encode",
+		"hash.crc64", "strings.quote" };
 	static const char *const methods[] = { "size()", "lowerAscii()",
 		"upperAscii()", "trim()", "reverse()", "startsWith('a')",
 		"contains('')", "endsWith('o')", "matches('^h')", "split(',')",
@@ -905,7 +1011,13 @@ gen_expr(struct gw_buf *b, int depth)
 		"lastIndexOf('l', 3)", "charAt(0)", "join('-')", "getHours()",
 		"getDayOfWeek('+01:00')", "getMinutes('bad')", "isPrivateIp()",
 		"parseUrl()", "decodeJson()", "md5()", "encodeBase64()",
-		"slice(0, 1)", "getMilliseconds()" };
+		"slice(0, 1)", "getMilliseconds()", "sort()", "distinct()",
+		"flatten()", "flatten(2)", "reverse()", "format([1])",
+		"format(['a', 2])", "lower()", "upper()", "crc32()",
+		"xxhash64()", "isURL()", "isQueryString()",
+		"encodeQueryString()", "getHours('Europe/Berlin')",
+		"getDate('America/New_York')", "sortBy(x, x)",
+		"sortBy(y, -y)" };
 	static const char *const macros[] = { "all", "exists", "exists_one",
 		"filter", "map" };
 	unsigned k;
@@ -1052,6 +1164,7 @@ main(void)
 	RUN(big_literals);
 	RUN(arena_limit_is_an_error);
 	RUN(random_is_the_hosts);
+	RUN(many_time_zones);
 	RUN(json_form);
 	RUN(string_form);
 	RUN(token_soup);
