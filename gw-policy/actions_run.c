@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base64.h"
 #include "engine.h"
 
 #define NS 1000000000ULL
@@ -389,22 +390,6 @@ run_restrict_ips(struct engine *e, const struct action *a)
 
 /* ---- basic-auth ---------------------------------------------------------- */
 
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /*
  * Decodes standard base64 (padding optional) into the arena, NUL
  * terminated.  Returns the text, or NULL when it is not base64.
@@ -412,32 +397,13 @@ b64val(unsigned char c)
 static char *
 b64_decode(struct engine *e, const char *s, size_t n, size_t *outlen)
 {
-	char *out;
-	size_t i, o = 0, pad = 0;
-	uint32_t acc = 0;
-	int v, bits = 0;
+	unsigned char *out;
 
-	while (n > 0 && s[n - 1] == '=' && pad < 2) {
-		n--;
-		pad++;
-	}
-	if ((n + pad) % 4 != 0 && pad != 0)
+	out = cel_arena_alloc(&e->arena, GW_BASE64_DECODED_MAX(n) + 1);
+	if (out == NULL || gw_base64_decode(s, n, out, outlen, 0) == -1)
 		return NULL;
-	if (n % 4 == 1 || (out = cel_arena_alloc(&e->arena, n + 1)) == NULL)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		if ((v = b64val((unsigned char)s[i])) < 0)
-			return NULL;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	out[o] = '\0';
-	*outlen = o;
-	return out;
+	out[*outlen] = '\0';
+	return (char *)out;
 }
 
 /*

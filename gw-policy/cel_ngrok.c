@@ -19,6 +19,7 @@
 
 #include "buf.h"
 
+#include "base64.h"
 #include "cel_impl.h"
 
 static void *
@@ -271,34 +272,6 @@ f_json_encode(
 	return r;
 }
 
-static size_t
-b64_encode(const unsigned char *in, size_t n, char *out)
-{
-	static const char alpha[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i, k = 0;
-	uint32_t v;
-
-	for (i = 0; i + 3 <= n; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
-		    in[i + 2];
-		out[k++] = alpha[v >> 18];
-		out[k++] = alpha[v >> 12 & 63];
-		out[k++] = alpha[v >> 6 & 63];
-		out[k++] = alpha[v & 63];
-	}
-	if (n - i > 0) {
-		v = (uint32_t)in[i] << 16;
-		if (n - i == 2)
-			v |= (uint32_t)in[i + 1] << 8;
-		out[k++] = alpha[v >> 18];
-		out[k++] = alpha[v >> 12 & 63];
-		out[k++] = n - i == 2 ? alpha[v >> 6 & 63] : '=';
-		out[k++] = '=';
-	}
-	return k;
-}
-
 static int
 f_b64_encode(
     struct cel_call *c, const struct cel_value *a, struct cel_value *out)
@@ -307,25 +280,8 @@ f_b64_encode(
 
 	if ((p = alloc(c, (a[0].s.len + 2) / 3 * 4)) == NULL)
 		return -1;
-	*out = cel_str(
-	    p, b64_encode((const unsigned char *)a[0].s.ptr, a[0].s.len, p));
+	*out = cel_str(p, gw_base64_encode(a[0].s.ptr, a[0].s.len, p));
 	return 0;
-}
-
-static int
-b64_val(char ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+')
-		return 62;
-	if (ch == '/')
-		return 63;
-	return -1;
 }
 
 /* Standard alphabet with padding, strictly, as Go's StdEncoding. */
@@ -333,41 +289,17 @@ static int
 f_b64_decode(
     struct cel_call *c, const struct cel_value *a, struct cel_value *out)
 {
-	const char *s = a[0].s.ptr;
-	size_t n = a[0].s.len, i, k = 0, pad = 0;
 	unsigned char *p;
-	uint32_t v;
-	int d, j;
+	size_t k;
 
-	if (n % 4 != 0)
-		goto bad;
-	if (n > 0 && s[n - 1] == '=')
-		pad = n > 1 && s[n - 2] == '=' ? 2 : 1;
-	if ((p = alloc(c, n / 4 * 3 + 1)) == NULL)
+	if ((p = alloc(c, GW_BASE64_DECODED_MAX(a[0].s.len))) == NULL)
 		return -1;
-	for (i = 0; i < n; i += 4) {
-		v = 0;
-		for (j = 0; j < 4; j++) {
-			if (i + (size_t)j >= n - pad) {
-				v <<= 6;
-				continue;
-			}
-			if ((d = b64_val(s[i + (size_t)j])) == -1)
-				goto bad;
-			v = v << 6 | (uint32_t)d;
-		}
-		p[k++] = (unsigned char)(v >> 16);
-		p[k++] = (unsigned char)(v >> 8);
-		p[k++] = (unsigned char)v;
-	}
-	k -= pad;
-	/* Non-zero bits under the padding mean it was not canonical. */
-	if (pad > 0 && p[k] != 0)
-		goto bad;
+	if (gw_base64_decode(a[0].s.ptr, a[0].s.len, p, &k, GW_BASE64_STRICT) ==
+	    -1)
+		return cel_ctx_error(
+		    c->ctx, "base64.decode: invalid base64 input");
 	*out = cel_bytes(p, k);
 	return 0;
-bad:
-	return cel_ctx_error(c->ctx, "base64.decode: invalid base64 input");
 }
 
 static int
@@ -384,7 +316,7 @@ f_basic_auth(
 	raw[a[0].s.len] = ':';
 	memcpy(raw + a[0].s.len + 1, a[1].s.ptr, a[1].s.len);
 	memcpy(p, "Basic ", 6);
-	*out = cel_str(p, 6 + b64_encode((unsigned char *)raw, n, p + 6));
+	*out = cel_str(p, 6 + gw_base64_encode(raw, n, p + 6));
 	return 0;
 }
 

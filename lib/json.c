@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base64.h"
 #include "json.h"
 #include "timeutil.h"
 
@@ -268,42 +269,19 @@ gw_json_ts(struct gw_buf *b, uint64_t ns)
 int
 gw_json_base64(struct gw_buf *b, const void *data, size_t n)
 {
-	static const char alpha[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = data;
-	size_t out, i;
-	uint32_t v;
+	size_t out;
 	char *t;
 
 	if (n > (SIZE_MAX - 2) / 4 * 3 - 3) {
 		errno = ENOBUFS;
 		return -1;
 	}
-	out = (n + 2) / 3 * 4 + 2;
+	out = GW_BASE64_ENCODED_LEN(n) + 2;
 	if ((t = gw_buf_reserve(b, out)) == NULL)
 		return -1;
-	*t++ = '"';
-	for (i = 0; i + 3 <= n; i += 3) {
-		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		*t++ = alpha[v >> 18];
-		*t++ = alpha[v >> 12 & 0x3f];
-		*t++ = alpha[v >> 6 & 0x3f];
-		*t++ = alpha[v & 0x3f];
-	}
-	if (n - i == 1) {
-		v = (uint32_t)p[i] << 16;
-		*t++ = alpha[v >> 18];
-		*t++ = alpha[v >> 12 & 0x3f];
-		*t++ = '=';
-		*t++ = '=';
-	} else if (n - i == 2) {
-		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-		*t++ = alpha[v >> 18];
-		*t++ = alpha[v >> 12 & 0x3f];
-		*t++ = alpha[v >> 6 & 0x3f];
-		*t++ = '=';
-	}
-	*t = '"';
+	t[0] = '"';
+	(void)gw_base64_encode(data, n, t + 1);
+	t[out - 1] = '"';
 	gw_buf_commit(b, out);
 	return 0;
 }
