@@ -14,6 +14,7 @@
 #include "ascii.h"
 
 #include "cel_impl.h"
+#include "http.h"
 
 #define MAX_QUERY_PARAMS 1000
 
@@ -35,9 +36,9 @@ static int
 unescape(struct cel_call *c, const char *s, size_t n, int plus,
     struct cel_value *out)
 {
-	size_t i, k = 0;
+	size_t bad = 0;
+	ssize_t k;
 	char *p;
-	int h, l;
 
 	if (memchr(s, '%', n) == NULL && (!plus || memchr(s, '+', n) == NULL)) {
 		*out = cel_str(s, n);
@@ -45,19 +46,12 @@ unescape(struct cel_call *c, const char *s, size_t n, int plus,
 	}
 	if ((p = alloc(c, n)) == NULL)
 		return -1;
-	for (i = 0; i < n; i++) {
-		if (s[i] == '%') {
-			if (i + 2 >= n || (h = gw_hexval(s[i + 1])) == -1 ||
-			    (l = gw_hexval(s[i + 2])) == -1)
-				return cel_ctx_error(c->ctx,
-				    "invalid URL escape '%.*s'",
-				    (int)(n - i < 3 ? n - i : 3), s + i);
-			p[k++] = (char)(h << 4 | l);
-			i += 2;
-		} else
-			p[k++] = plus && s[i] == '+' ? ' ' : s[i];
-	}
-	*out = cel_str(p, k);
+	k = gw_pct_decode(
+	    s, n, p, GW_PCT_STRICT | (plus ? GW_PCT_PLUS : 0), &bad);
+	if (k == -1)
+		return cel_ctx_error(c->ctx, "invalid URL escape '%.*s'",
+		    (int)(n - bad < 3 ? n - bad : 3), s + bad);
+	*out = cel_str(p, (size_t)k);
 	return 0;
 }
 

@@ -19,8 +19,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ascii.h"
 #include "cel.h"
+#include "http.h"
 #include "policy.h"
 
 #define TCP  (1u << POLICY_TCP_CONNECT)
@@ -449,28 +449,23 @@ header_map(struct cel_arena *a, const struct policy_hdr *h, size_t n,
 	return 0;
 }
 
-/* Decodes %XX and '+' of a query component into the arena. */
+/*
+ * Decodes %XX and '+' of a query component into the arena.  Returns 0,
+ * 1 for a bad escape (Go's url.Query() then drops the pair), or -1.
+ */
 static int
 unescape(struct cel_arena *a, const char *s, size_t len, struct cel_value *out)
 {
+	ssize_t k;
 	char *p;
-	size_t i, k = 0;
 
 	if ((p = cel_arena_alloc(a, len + 1)) == NULL)
 		return -1;
-	for (i = 0; i < len; i++) {
-		if (s[i] == '+')
-			p[k++] = ' ';
-		else if (s[i] == '%' && i + 2 < len &&
-		    gw_hexval(s[i + 1]) >= 0 && gw_hexval(s[i + 2]) >= 0) {
-			p[k++] = (char)(gw_hexval(s[i + 1]) * 16 +
-			    gw_hexval(s[i + 2]));
-			i += 2;
-		} else
-			p[k++] = s[i];
-	}
+	k = gw_pct_decode(s, len, p, GW_PCT_PLUS | GW_PCT_STRICT, NULL);
+	if (k == -1)
+		return 1;
 	p[k] = '\0';
-	*out = cel_str(p, k);
+	*out = cel_str(p, (size_t)k);
 	return 0;
 }
 
@@ -486,6 +481,7 @@ query_params(struct cel_arena *a, const char *q, const char *name, size_t nlen,
 	struct cel_value key, val, *items;
 	const char *p, *amp, *eq;
 	size_t n = 0, k = 0, i, j, m;
+	int r;
 
 	*out = name != NULL ? cel_list(NULL, 0) : cel_map(NULL, 0);
 	if (q == NULL || *q == '\0')
@@ -499,15 +495,22 @@ query_params(struct cel_arena *a, const char *q, const char *name, size_t nlen,
 		m = amp ? (size_t)(amp - p) : strlen(p);
 		if (m == 0)
 			continue;
+		/*
+		 * As Go's url.Query(), which ngrok's variables come from: a
+		 * pair with a ';' or a bad escape is dropped.
+		 */
+		if (memchr(p, ';', m) != NULL)
+			continue;
 		eq = memchr(p, '=', m);
-		if (unescape(a, p, eq ? (size_t)(eq - p) : m, &key) == -1)
-			return -1;
-		if (eq != NULL) {
-			if (unescape(a, eq + 1, m - (size_t)(eq - p) - 1,
-			        &val) == -1)
-				return -1;
-		} else
+		r = unescape(a, p, eq ? (size_t)(eq - p) : m, &key);
+		if (r == 0 && eq != NULL)
+			r = unescape(a, eq + 1, m - (size_t)(eq - p) - 1, &val);
+		else if (r == 0)
 			val = cel_str("", 0);
+		if (r == -1)
+			return -1;
+		if (r == 1)
+			continue;
 		e[k].key = key;
 		e[k].val = val;
 		k++;

@@ -2,8 +2,10 @@
 /*
  * HTTP reason phrases; see http.h.
  */
+#include <errno.h>
 #include <stddef.h>
 
+#include "ascii.h"
 #include "http.h"
 
 struct reason {
@@ -77,4 +79,29 @@ gw_http_reason(int status)
 			hi = mid;
 	}
 	return "";
+}
+
+ssize_t
+gw_pct_decode(const char *s, size_t n, char *out, int flags, size_t *bad)
+{
+	size_t i, o = 0;
+	int h, l;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n &&
+		    (h = gw_hexval((unsigned char)s[i + 1])) >= 0 &&
+		    (l = gw_hexval((unsigned char)s[i + 2])) >= 0) {
+			out[o++] = (char)(h << 4 | l);
+			i += 2;
+		} else if (s[i] == '%' && (flags & GW_PCT_STRICT)) {
+			if (bad != NULL)
+				*bad = i;
+			errno = EINVAL;
+			return -1;
+		} else if (s[i] == '+' && (flags & GW_PCT_PLUS))
+			out[o++] = ' ';
+		else
+			out[o++] = s[i];
+	}
+	return (ssize_t)o;
 }

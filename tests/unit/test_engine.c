@@ -1020,6 +1020,30 @@ TEST(test_response_rules_after_respond)
 	engine_free(e);
 }
 
+/*
+ * Query parameters as Go's url.Query() gives them to ngrok's variables:
+ * decoded, '+' a space, and a pair with a bad escape or a ';' dropped.
+ */
+TEST(test_query_params_as_go)
+{
+	struct engine *e =
+	    mk("on_http_request:\n"
+	       "  - name: q\n"
+	       "    expressions:\n"
+	       "      - \"getQueryParam('d') == ['A b']\"\n"
+	       "      - \"!hasQueryParam('a') && !hasQueryParam('b')\"\n"
+	       "      - \"getQueryParam('e') == ['1', '']\"\n"
+	       "      - \"size(req.url.query_params) == 2\"\n"
+	       "    actions:\n"
+	       "      - type: deny\n");
+	struct policy_req r;
+
+	req(&r, POLICY_HTTP_REQUEST, "10.0.0.1", "/",
+	    "a=%zz&b=1;c=2&d=%41+b&e=1&e");
+	CHECK(engine_eval(e, &r)->action == ENGINE_RESPOND);
+	engine_free(e);
+}
+
 int
 main(void)
 {
@@ -1029,6 +1053,7 @@ main(void)
 	RUN(test_rate_limit_monitor_mode);
 	RUN(test_deny);
 	RUN(test_custom_response);
+	RUN(test_query_params_as_go);
 	RUN(test_response_rules_after_respond);
 	RUN(test_headers);
 	RUN(test_restrict_ips);
