@@ -21,7 +21,7 @@ LDLIBS	 = -lhttp_parser -lssl -lcrypto -lyaml -ljansson -lzstd -lcurl \
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 
-BINS	 = gw-proxy gw-policy
+BINS	 = gw-proxy gw-policy gw-capture
 PROGS	 = $(BINS:%=bin/%) bin/sample-api
 
 LIB_SRC	 = $(wildcard lib/*.c)
