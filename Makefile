@@ -17,12 +17,12 @@ CFLAGS	?= -O2 -g
 # Flags gw needs whatever CFLAGS the user gives.
 GW_CFLAGS = -std=c17 $(WARN) -D_GNU_SOURCE -Ilib -MMD -MP $(CFLAGS)
 LDLIBS	 = -lhttp_parser -lssl -lcrypto -lyaml -ljansson -lzstd -lcurl \
-	   -lpcre2-8 -lbrotlienc -lz -lm
+	   -lpcre2-8 -lbrotlienc -ldeflate -lz -lm
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 
-BINS	 = gw-proxy gw-policy gw-capture
-PROGS	 = $(BINS:%=bin/%) bin/sample-api
+BINS	 = gw-proxy gw-policy gw-capture gw-export
+PROGS	 = $(BINS:%=bin/%) bin/sample-api bin/fake-intake
 
 LIB_SRC	 = $(wildcard lib/*.c)
 LIB_OBJ	 = $(LIB_SRC:%.c=build/%.o)
@@ -34,12 +34,17 @@ POLICY_SRC = $(filter-out gw-policy/main.c,$(wildcard gw-policy/*.c))
 POLICY_OBJ = $(POLICY_SRC:%.c=build/%.o)
 POLICY_AOBJ = $(POLICY_SRC:%.c=build/asan/%.o)
 
+# gw-export's modules likewise, for their unit tests.
+EXPORT_SRC = $(filter-out gw-export/main.c,$(wildcard gw-export/*.c))
+EXPORT_OBJ = $(EXPORT_SRC:%.c=build/%.o)
+EXPORT_AOBJ = $(EXPORT_SRC:%.c=build/asan/%.o)
+
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT	 = $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 UNIT_ASAN = $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
 
 FORMAT_SRC = $(wildcard lib/*.[ch] gw-*/*.[ch] tests/unit/*.[ch] \
-	     tests/sample-api/*.[ch])
+	     tests/sample-api/*.[ch] tests/fake-intake/*.[ch])
 
 all: $(PROGS)
 
@@ -53,6 +58,14 @@ build/policy.a: $(POLICY_OBJ)
 	$(AR) rcs $@ $^
 
 build/asan/policy.a: $(POLICY_AOBJ)
+	$(AR) rcs $@ $^
+
+build/export.a: $(EXPORT_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+build/asan/export.a: $(EXPORT_AOBJ)
+	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 
 build/%.o: %.c
@@ -80,21 +93,30 @@ build/asan/bin/$(1): $$(patsubst %.c,build/asan/%.o,$$(wildcard $(2)/*.c)) \
 endef
 $(foreach b,$(BINS),$(eval $(call asan_bin_rule,$(b),$(b))))
 $(eval $(call asan_bin_rule,sample-api,tests/sample-api))
+$(eval $(call asan_bin_rule,fake-intake,tests/fake-intake))
 
 bin/sample-api: $(patsubst %.c,build/%.o,$(wildcard tests/sample-api/*.c)) \
 	    build/libgw.a
 	@mkdir -p $(@D)
 	$(CC) $(GW_CFLAGS) -o $@ $^ $(LDLIBS)
 
-build/tests/%: build/tests/unit/%.o build/policy.a build/libgw.a
+# The stand-in for Datadog, Loki, ntfy, Slack and PagerDuty in tests.
+bin/fake-intake: $(patsubst %.c,build/%.o,$(wildcard tests/fake-intake/*.c)) \
+	    build/libgw.a
+	@mkdir -p $(@D)
 	$(CC) $(GW_CFLAGS) -o $@ $^ $(LDLIBS)
 
-build/asan/tests/%: build/asan/tests/unit/%.o build/asan/policy.a \
-	    build/asan/libgw.a
+build/tests/%: build/tests/unit/%.o build/export.a build/policy.a \
+	    build/libgw.a
+	$(CC) $(GW_CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/asan/tests/%: build/asan/tests/unit/%.o build/asan/export.a \
+	    build/asan/policy.a build/asan/libgw.a
 	$(CC) $(GW_CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 unit: $(UNIT)
-asan: $(UNIT_ASAN) $(BINS:%=build/asan/bin/%) build/asan/bin/sample-api
+asan: $(UNIT_ASAN) $(BINS:%=build/asan/bin/%) build/asan/bin/sample-api \
+	    build/asan/bin/fake-intake
 
 deps:
 	@scripts/install-deps

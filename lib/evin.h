@@ -27,6 +27,8 @@ typedef int (*gw_evin_fn)(void *arg, const char *name, uint64_t lineno,
 enum gw_evin_result {
 	GW_EVIN_OK = 0,
 	GW_EVIN_STOPPED = 1,  /* the callback returned -1 */
+	GW_EVIN_MORE = 2,     /* gw_evin_step(): call again */
+	GW_EVIN_AGAIN = 3,    /* gw_evin_step(): a non-blocking fd is empty */
 	GW_EVIN_NOINPUT = -1, /* <path> cannot be opened (exit 66) */
 	GW_EVIN_IOERR = -2,   /* a read failed or the zstd data is corrupt */
 	GW_EVIN_NOMEM = -3,
@@ -41,5 +43,26 @@ enum gw_evin_result {
  */
 int gw_evin_read(const char *path, size_t max_line, gw_evin_fn fn, void *arg,
     int *truncated, struct gw_error *err);
+
+/*
+ * The same reading a chunk at a time, for a caller with an event loop:
+ * gw_evin_open() (NULL with <err> set: GW_EVIN_NOINPUT-like when errno
+ * is not ENOMEM), then gw_evin_step() until it returns something other
+ * than GW_EVIN_MORE; each step reads at most 128 KiB (and decompresses
+ * at most 256 KiB) and hands out the lines completed.  On a non-blocking
+ * descriptor a step may return GW_EVIN_AGAIN: wait for it to be readable.
+ * gw_evin_close() accepts NULL.
+ */
+struct gw_evin;
+struct gw_evin *
+gw_evin_open(const char *path, size_t max_line, struct gw_error *err);
+int
+gw_evin_step(struct gw_evin *r, gw_evin_fn fn, void *arg, struct gw_error *err);
+void gw_evin_close(struct gw_evin *r);
+const char *gw_evin_name(const struct gw_evin *r);
+/* The descriptor read (stdin's is not closed by gw_evin_close()). */
+int gw_evin_fd(const struct gw_evin *r);
+/* 1 when a zstd stream ended mid-frame (known once the step says OK). */
+int gw_evin_truncated(const struct gw_evin *r);
 
 #endif

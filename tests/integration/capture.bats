@@ -42,10 +42,6 @@ stored() {
 	"$CAP" list --store "$STORE" --limit 0 --format ndjson "$@" | wc -l
 }
 
-lines_at_least() {
-	[ "$(wc -l <"$1")" -ge "$2" ]
-}
-
 has_stored() {
 	[ "$(stored "${@:2}")" -ge "$1" ]
 }

@@ -42,6 +42,11 @@ fail() {
 }
 
 # track PID: teardown stops it.
+# lines_at_least FILE N: FILE exists and has N lines or more.
+lines_at_least() {
+	[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
+}
+
 track() {
 	echo "$1" >>"$T/pids"
 }
