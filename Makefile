@@ -131,6 +131,9 @@ demo: deps
 
 bench: deps all
 	@scripts/bench-proxy
+	@scripts/bench-policy
+	@scripts/bench-capture
+	@scripts/bench-export
 
 format:
 	clang-format -i $(FORMAT_SRC)

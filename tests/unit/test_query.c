@@ -551,6 +551,13 @@ static const struct row rows[] = {
 	{ "host:LOCAL*", "0100000" },
 	{ "source:gw status:error", "0010001" },
 	{ "service:(api OR gw) status:warn", "0100000" },
+	/* The reference's example queries that are not above (§3.3). */
+	{ "service:api-gateway status:error", "0000000" },
+	{ "\"upstream timeout\" -status:info", "0000000" },
+	{ "@my_attr:\"hello:world\"", "0000000" },
+	{ "@my_attr:hello\\:world", "0000000" },
+	{ "*:timeout", "0000000" },
+	{ "*:refused", "0010000" },
 	{ "env:prod", "0000000" },
 	{ "-env:prod", "1111111" },
 	{ "env:(prod OR staging)", "0000000" },
