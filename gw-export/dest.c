@@ -476,6 +476,36 @@ http_done(void *arg, const struct gw_http_res *res)
 }
 
 /*
+ * The event_timestamp of an event line, µs, or 0.  gw writes it among the
+ * first members, so a search of the line's head finds it without a scan;
+ * an event from elsewhere gets the full scan.
+ */
+static int64_t
+line_ts_us(const char *line, size_t len)
+{
+	static const char key[] = "\"event_timestamp\":\"";
+	const char *p =
+	    memmem(line, len < 256 ? len : 256, key, sizeof(key) - 1);
+	const char *q;
+	char buf[40];
+	struct xevent ev;
+	uint64_t ns;
+
+	if (p != NULL) {
+		p += sizeof(key) - 1;
+		q = memchr(p, '"', (size_t)(line + len - p));
+		if (q != NULL && (size_t)(q - p) < sizeof(buf)) {
+			memcpy(buf, p, (size_t)(q - p));
+			buf[q - p] = '\0';
+			if (gw_parse_rfc3339(buf, &ns) == 0)
+				return (int64_t)(ns / 1000);
+		}
+		return 0;
+	}
+	return pick_event(&ev, line, len) == 0 ? ev.ts_us : 0;
+}
+
+/*
  * Encodes the spool batch of <f> into f->xb.  Returns 0 (f->n events,
  * perhaps 0 when all were too old), 1 when the encoder refused part of
  * it (the batch went back and smaller ones follow), -1 on ENOMEM.
@@ -493,11 +523,11 @@ encode(struct dest *d, struct flight *f)
 	spool_batch_lines(&f->sb, &it);
 	while (spool_line_next(&it, &line, &len) == 1) {
 		if (d->c->max_age > 0) {
-			struct xevent ev;
-			int64_t now_us = (int64_t)(gw_now_ns() / 1000);
+			int64_t ts = line_ts_us(line, len);
 
-			if (pick_event(&ev, line, len) == 0 && ev.ts_us > 0 &&
-			    now_us - ev.ts_us > (int64_t)d->c->max_age * 1000) {
+			if (ts > 0 &&
+			    (int64_t)(gw_now_ns() / 1000) - ts >
+			        (int64_t)d->c->max_age * 1000) {
 				d->too_old++;
 				continue;
 			}

@@ -23,6 +23,7 @@ xsel_init(struct xsel *x, const struct xevent *ev)
 {
 	memset(x, 0, sizeof(*x));
 	x->ev = ev;
+	x->kind = -1;
 }
 
 void
@@ -64,21 +65,36 @@ type_of(struct xsel *x)
 	return x->type;
 }
 
+/* The event's kind from its type, without a second scan. */
+static int
+kind_of(struct xsel *x)
+{
+	if (x->have_sum)
+		return x->sum.kind;
+	if (x->kind < 0) {
+		const char *t = type_of(x);
+
+		x->kind = gw_evsum_kind_of(t, strlen(t));
+	}
+	return x->kind;
+}
+
 int
 source_wants(const struct source_conf *s, struct xsel *x)
 {
-	const struct gw_evsum *sum = summary(x);
+	const struct gw_evsum *sum;
 	json_t *j;
 	size_t i;
 	int r;
 
-	r = (s->kinds >> sum->kind) & 1;
+	r = (s->kinds >> kind_of(x)) & 1;
 	for (i = 0; !r && i < s->ntypes; i++)
 		r = strcmp(type_of(x), s->types[i]) == 0;
 	if (!r)
 		return 0;
 	if (s->filter == NULL)
 		return 1;
+	sum = summary(x);
 	r = gw_query_match_sum(s->filter, sum);
 	if (r != -1)
 		return r;

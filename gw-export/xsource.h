@@ -23,6 +23,7 @@ struct xsel {
 	json_t *json; /* parsed on demand, freed by xsel_fini() */
 	int json_failed;
 	char type[96]; /* event_type, decoded on demand */
+	int kind;      /* enum gw_evsum_kind from type; -1 not yet */
 };
 
 void xsel_init(struct xsel *, const struct xevent *ev);
