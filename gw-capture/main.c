@@ -283,23 +283,6 @@ static const char exits[] =
     "bad input, 66 cannot open an input, 70 internal, 74 I/O error or a\n"
     "store that cannot be opened.\n";
 
-/* "1h", "30m", "7d" back from now, or an RFC 3339 time; -1 when neither. */
-static int
-parse_when(const char *s, int64_t *us)
-{
-	uint64_t ns;
-
-	if (gw_parse_duration(s, &ns) == 0) {
-		*us = (int64_t)(gw_now_ns() - ns) / 1000;
-		return 0;
-	}
-	if (gw_parse_rfc3339(s, &ns) == 0) {
-		*us = (int64_t)(ns / 1000);
-		return 0;
-	}
-	return -1;
-}
-
 struct gw_store *
 cap_open_store(const struct capconf *c, int flags)
 {
@@ -396,13 +379,15 @@ resolve(struct capconf *c)
 		gw_log_set_format(f);
 	c->since_us = INT64_MIN;
 	c->until_us = INT64_MAX;
-	if (c->since != NULL && parse_when(c->since, &c->since_us) == -1) {
+	if (c->since != NULL &&
+	    gw_parse_when(c->since, gw_now_ns(), &c->since_us) == -1) {
 		gw_error("--since: '%s' is neither an age (1h, 30m, 7d) nor an "
 		         "RFC 3339 time",
 		    c->since);
 		return -1;
 	}
-	if (c->until != NULL && parse_when(c->until, &c->until_us) == -1) {
+	if (c->until != NULL &&
+	    gw_parse_when(c->until, gw_now_ns(), &c->until_us) == -1) {
 		gw_error("--until: '%s' is neither an age (1h, 30m, 7d) nor an "
 		         "RFC 3339 time",
 		    c->until);

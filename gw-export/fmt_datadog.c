@@ -44,111 +44,105 @@ enum {
 	DX_N
 };
 
-#define F(k, slot, sub)                     \
-	{                                   \
-		k, sizeof(k) - 1, slot, sub \
-	}
-#define S(f)                                  \
-	{                                     \
-		f, sizeof(f) / sizeof((f)[0]) \
-	}
-
-static const struct gw_jfield hdr_f[] = { F("Referer", DX_REFERER, NULL) };
-static const struct gw_jschema hdr_s = S(hdr_f);
+static const struct gw_jfield hdr_f[] = {
+	GW_JFIELD("Referer", DX_REFERER, NULL),
+};
+static const struct gw_jschema hdr_s = GW_JSCHEMA(hdr_f);
 static const struct gw_jfield url_f[] = {
-	F("raw", XF_URL, NULL),
-	F("scheme", DX_SCHEME, NULL),
-	F("host", XF_HOST, NULL),
-	F("path", XF_PATH, NULL),
-	F("query", XF_QUERY, NULL),
+	GW_JFIELD("raw", XF_URL, NULL),
+	GW_JFIELD("scheme", DX_SCHEME, NULL),
+	GW_JFIELD("host", XF_HOST, NULL),
+	GW_JFIELD("path", XF_PATH, NULL),
+	GW_JFIELD("query", XF_QUERY, NULL),
 };
-static const struct gw_jschema url_s = S(url_f);
+static const struct gw_jschema url_s = GW_JSCHEMA(url_f);
 static const struct gw_jfield req_f[] = {
-	F("method", XF_METHOD, NULL),
-	F("version", DX_VERSION, NULL),
-	F("url", -1, &url_s),
-	F("headers", -1, &hdr_s),
-	F("user_agent", XF_USER_AGENT, NULL),
-	F("body_length", DX_RQLEN, NULL),
+	GW_JFIELD("method", XF_METHOD, NULL),
+	GW_JFIELD("version", DX_VERSION, NULL),
+	GW_JFIELD("url", -1, &url_s),
+	GW_JFIELD("headers", -1, &hdr_s),
+	GW_JFIELD("user_agent", XF_USER_AGENT, NULL),
+	GW_JFIELD("body_length", DX_RQLEN, NULL),
 };
-static const struct gw_jschema req_s = S(req_f);
+static const struct gw_jschema req_s = GW_JSCHEMA(req_f);
 static const struct gw_jfield res_f[] = {
-	F("status_code", XF_STATUS, NULL),
-	F("body_length", DX_RSLEN, NULL),
+	GW_JFIELD("status_code", XF_STATUS, NULL),
+	GW_JFIELD("body_length", DX_RSLEN, NULL),
 };
-static const struct gw_jschema res_s = S(res_f);
+static const struct gw_jschema res_s = GW_JSCHEMA(res_f);
 static const struct gw_jfield http_f[] = {
-	F("request", -1, &req_s),
-	F("response", -1, &res_s),
+	GW_JFIELD("request", -1, &req_s),
+	GW_JFIELD("response", -1, &res_s),
 };
-static const struct gw_jschema http_s = S(http_f);
+static const struct gw_jschema http_s = GW_JSCHEMA(http_f);
 static const struct gw_jfield conn_f[] = {
-	F("client_ip", XF_CLIENT_IP, NULL),
-	F("client_port", DX_CPORT, NULL),
-	F("server_ip", DX_SIP, NULL),
-	F("server_name", XF_SERVER_NAME, NULL),
-	F("server_port", DX_SPORT, NULL),
-	F("bytes_in", DX_BIN, NULL),
-	F("bytes_out", DX_BOUT, NULL),
+	GW_JFIELD("client_ip", XF_CLIENT_IP, NULL),
+	GW_JFIELD("client_port", DX_CPORT, NULL),
+	GW_JFIELD("server_ip", DX_SIP, NULL),
+	GW_JFIELD("server_name", XF_SERVER_NAME, NULL),
+	GW_JFIELD("server_port", DX_SPORT, NULL),
+	GW_JFIELD("bytes_in", DX_BIN, NULL),
+	GW_JFIELD("bytes_out", DX_BOUT, NULL),
 };
-static const struct gw_jschema conn_s = S(conn_f);
+static const struct gw_jschema conn_s = GW_JSCHEMA(conn_f);
 static const struct gw_jfield err_f[] = {
-	F("code", XF_ERROR_CODE, NULL),
-	F("message", DX_ERRMSG, NULL),
+	GW_JFIELD("code", XF_ERROR_CODE, NULL),
+	GW_JFIELD("message", DX_ERRMSG, NULL),
 };
-static const struct gw_jschema err_s = S(err_f);
-static const struct gw_jfield ba_f[] = { F("username", DX_USER, NULL) };
-static const struct gw_jschema ba_s = S(ba_f);
+static const struct gw_jschema err_s = GW_JSCHEMA(err_f);
+static const struct gw_jfield ba_f[] = {
+	GW_JFIELD("username", DX_USER, NULL),
+};
+static const struct gw_jschema ba_s = GW_JSCHEMA(ba_f);
 static const struct gw_jfield obj_f[] = {
-	F("conn", -1, &conn_s),
-	F("http", -1, &http_s),
-	F("duration_ns", XF_DURATION, NULL),
-	F("error", DX_OERR, &err_s),
-	F("basic_auth", -1, &ba_s),
-	F("file", DX_FILE, NULL),
-	F("id", DX_ID, NULL),
-	F("listen", DX_LISTEN, NULL),
+	GW_JFIELD("conn", -1, &conn_s),
+	GW_JFIELD("http", -1, &http_s),
+	GW_JFIELD("duration_ns", XF_DURATION, NULL),
+	GW_JFIELD("error", DX_OERR, &err_s),
+	GW_JFIELD("basic_auth", -1, &ba_s),
+	GW_JFIELD("file", DX_FILE, NULL),
+	GW_JFIELD("id", DX_ID, NULL),
+	GW_JFIELD("listen", DX_LISTEN, NULL),
 };
-static const struct gw_jschema obj_s = S(obj_f);
-static const struct gw_jfield pr_f[] = { F("subject", DX_SUBJECT, NULL) };
-static const struct gw_jschema pr_s = S(pr_f);
+static const struct gw_jschema obj_s = GW_JSCHEMA(obj_f);
+static const struct gw_jfield pr_f[] = {
+	GW_JFIELD("subject", DX_SUBJECT, NULL),
+};
+static const struct gw_jschema pr_s = GW_JSCHEMA(pr_f);
 /* The envelope first (matched in order), then every name we add. */
 static const struct gw_jfield root_f[] = {
-	F("event_id", XF_EVENT_ID, NULL),
-	F("event_type", XF_EVENT_TYPE, NULL),
-	F("event_timestamp", XF_TIMESTAMP, NULL),
-	F("principal", -1, &pr_s),
-	F("object", -1, &obj_s),
-	F("ddsource", DX_CLASH, NULL),
-	F("service", DX_CLASH, NULL),
-	F("hostname", DX_CLASH, NULL),
-	F("ddtags", DX_CLASH, NULL),
-	F("status", DX_CLASH, NULL),
-	F("timestamp", DX_CLASH, NULL),
-	F("message", DX_CLASH, NULL),
-	F("http", DX_CLASH, NULL),
-	F("network", DX_CLASH, NULL),
-	F("duration", DX_CLASH, NULL),
-	F("error", DX_CLASH, NULL),
-	F("evt", DX_CLASH, NULL),
-	F("usr", DX_CLASH, NULL),
-	F("gw_truncated", DX_CLASH, NULL),
+	GW_JFIELD("event_id", XF_EVENT_ID, NULL),
+	GW_JFIELD("event_type", XF_EVENT_TYPE, NULL),
+	GW_JFIELD("event_timestamp", XF_TIMESTAMP, NULL),
+	GW_JFIELD("principal", -1, &pr_s),
+	GW_JFIELD("object", -1, &obj_s),
+	GW_JFIELD("ddsource", DX_CLASH, NULL),
+	GW_JFIELD("service", DX_CLASH, NULL),
+	GW_JFIELD("hostname", DX_CLASH, NULL),
+	GW_JFIELD("ddtags", DX_CLASH, NULL),
+	GW_JFIELD("status", DX_CLASH, NULL),
+	GW_JFIELD("timestamp", DX_CLASH, NULL),
+	GW_JFIELD("message", DX_CLASH, NULL),
+	GW_JFIELD("http", DX_CLASH, NULL),
+	GW_JFIELD("network", DX_CLASH, NULL),
+	GW_JFIELD("duration", DX_CLASH, NULL),
+	GW_JFIELD("error", DX_CLASH, NULL),
+	GW_JFIELD("evt", DX_CLASH, NULL),
+	GW_JFIELD("usr", DX_CLASH, NULL),
+	GW_JFIELD("gw_truncated", DX_CLASH, NULL),
 	/* Keys Datadog's preprocessing would read instead of ours (§1.5). */
-	F("host", DX_CLASH, NULL),
-	F("severity", DX_CLASH, NULL),
-	F("level", DX_CLASH, NULL),
-	F("syslog", DX_CLASH, NULL),
-	F("@timestamp", DX_CLASH, NULL),
-	F("_timestamp", DX_CLASH, NULL),
-	F("Timestamp", DX_CLASH, NULL),
-	F("eventTime", DX_CLASH, NULL),
-	F("date", DX_CLASH, NULL),
-	F("published_date", DX_CLASH, NULL),
+	GW_JFIELD("host", DX_CLASH, NULL),
+	GW_JFIELD("severity", DX_CLASH, NULL),
+	GW_JFIELD("level", DX_CLASH, NULL),
+	GW_JFIELD("syslog", DX_CLASH, NULL),
+	GW_JFIELD("@timestamp", DX_CLASH, NULL),
+	GW_JFIELD("_timestamp", DX_CLASH, NULL),
+	GW_JFIELD("Timestamp", DX_CLASH, NULL),
+	GW_JFIELD("eventTime", DX_CLASH, NULL),
+	GW_JFIELD("date", DX_CLASH, NULL),
+	GW_JFIELD("published_date", DX_CLASH, NULL),
 };
-static const struct gw_jschema root_s = S(root_f);
-
-#undef F
-#undef S
+static const struct gw_jschema root_s = GW_JSCHEMA(root_f);
 
 #define CAP_STR   1024 /* a string attribute of a truncated entry */
 #define CAP_QARG  128  /* a query parameter's name or value, truncated */

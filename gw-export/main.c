@@ -778,22 +778,6 @@ on_signal(struct gw_loop *loop, int signo, void *arg)
 /* ---- commands ------------------------------------------------------------ */
 
 static int
-parse_when(const char *s, int64_t *us)
-{
-	uint64_t ns;
-
-	if (gw_parse_duration(s, &ns) == 0) {
-		*us = (int64_t)(gw_now_ns() - ns) / 1000;
-		return 0;
-	}
-	if (gw_parse_rfc3339(s, &ns) == 0) {
-		*us = (int64_t)(ns / 1000);
-		return 0;
-	}
-	return -1;
-}
-
-static int
 open_store(void)
 {
 	struct gw_error err;
@@ -801,12 +785,14 @@ open_store(void)
 	int64_t since = INT64_MIN, until = INT64_MAX;
 	char msg[800];
 
-	if (G.o.since != NULL && parse_when(G.o.since, &since) == -1) {
+	if (G.o.since != NULL &&
+	    gw_parse_when(G.o.since, gw_now_ns(), &since) == -1) {
 		gw_error("--since: '%s' is neither an age nor an RFC 3339 time",
 		    G.o.since);
 		return EX_USAGE;
 	}
-	if (G.o.until != NULL && parse_when(G.o.until, &until) == -1) {
+	if (G.o.until != NULL &&
+	    gw_parse_when(G.o.until, gw_now_ns(), &until) == -1) {
 		gw_error("--until: '%s' is neither an age nor an RFC 3339 time",
 		    G.o.until);
 		return EX_USAGE;

@@ -25,59 +25,51 @@
 #include "query.h"
 #include "timeutil.h"
 
-#define F(k, slot, sub)                     \
-	{                                   \
-		k, sizeof(k) - 1, slot, sub \
-	}
-#define S(f)                                  \
-	{                                     \
-		f, sizeof(f) / sizeof((f)[0]) \
-	}
-
 static const struct gw_jfield url_f[] = {
-	F("raw", XF_URL, NULL),
-	F("host", XF_HOST, NULL),
-	F("path", XF_PATH, NULL),
-	F("query", XF_QUERY, NULL),
+	GW_JFIELD("raw", XF_URL, NULL),
+	GW_JFIELD("host", XF_HOST, NULL),
+	GW_JFIELD("path", XF_PATH, NULL),
+	GW_JFIELD("query", XF_QUERY, NULL),
 };
-static const struct gw_jschema url_s = S(url_f);
+static const struct gw_jschema url_s = GW_JSCHEMA(url_f);
 static const struct gw_jfield req_f[] = {
-	F("method", XF_METHOD, NULL),
-	F("url", -1, &url_s),
-	F("user_agent", XF_USER_AGENT, NULL),
+	GW_JFIELD("method", XF_METHOD, NULL),
+	GW_JFIELD("url", -1, &url_s),
+	GW_JFIELD("user_agent", XF_USER_AGENT, NULL),
 };
-static const struct gw_jschema req_s = S(req_f);
-static const struct gw_jfield res_f[] = { F("status_code", XF_STATUS, NULL) };
-static const struct gw_jschema res_s = S(res_f);
+static const struct gw_jschema req_s = GW_JSCHEMA(req_f);
+static const struct gw_jfield res_f[] = {
+	GW_JFIELD("status_code", XF_STATUS, NULL),
+};
+static const struct gw_jschema res_s = GW_JSCHEMA(res_f);
 static const struct gw_jfield http_f[] = {
-	F("request", -1, &req_s),
-	F("response", -1, &res_s),
+	GW_JFIELD("request", -1, &req_s),
+	GW_JFIELD("response", -1, &res_s),
 };
-static const struct gw_jschema http_s = S(http_f);
+static const struct gw_jschema http_s = GW_JSCHEMA(http_f);
 static const struct gw_jfield conn_f[] = {
-	F("client_ip", XF_CLIENT_IP, NULL),
-	F("server_name", XF_SERVER_NAME, NULL),
+	GW_JFIELD("client_ip", XF_CLIENT_IP, NULL),
+	GW_JFIELD("server_name", XF_SERVER_NAME, NULL),
 };
-static const struct gw_jschema conn_s = S(conn_f);
-static const struct gw_jfield err_f[] = { F("code", XF_ERROR_CODE, NULL) };
-static const struct gw_jschema err_s = S(err_f);
+static const struct gw_jschema conn_s = GW_JSCHEMA(conn_f);
+static const struct gw_jfield err_f[] = {
+	GW_JFIELD("code", XF_ERROR_CODE, NULL),
+};
+static const struct gw_jschema err_s = GW_JSCHEMA(err_f);
 static const struct gw_jfield obj_f[] = {
-	F("conn", -1, &conn_s),
-	F("http", -1, &http_s),
-	F("duration_ns", XF_DURATION, NULL),
-	F("error", -1, &err_s),
+	GW_JFIELD("conn", -1, &conn_s),
+	GW_JFIELD("http", -1, &http_s),
+	GW_JFIELD("duration_ns", XF_DURATION, NULL),
+	GW_JFIELD("error", -1, &err_s),
 };
-static const struct gw_jschema obj_s = S(obj_f);
+static const struct gw_jschema obj_s = GW_JSCHEMA(obj_f);
 static const struct gw_jfield root_f[] = {
-	F("event_id", XF_EVENT_ID, NULL),
-	F("event_type", XF_EVENT_TYPE, NULL),
-	F("event_timestamp", XF_TIMESTAMP, NULL),
-	F("object", -1, &obj_s),
+	GW_JFIELD("event_id", XF_EVENT_ID, NULL),
+	GW_JFIELD("event_type", XF_EVENT_TYPE, NULL),
+	GW_JFIELD("event_timestamp", XF_TIMESTAMP, NULL),
+	GW_JFIELD("object", -1, &obj_s),
 };
-static const struct gw_jschema root_s = S(root_f);
-
-#undef F
-#undef S
+static const struct gw_jschema root_s = GW_JSCHEMA(root_f);
 
 /* event_timestamp in µs, as lib/evsum.c reads it: 0 when unreadable. */
 static int64_t
@@ -220,42 +212,6 @@ pick_trim(const char **line, size_t len)
 	return len;
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at <p> (RFC 3629 Table 3: no
- * overlong forms, no surrogates, nothing past U+10FFFF), 0 if none.
- */
-static size_t
-utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t k, i;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		k = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		k = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		k = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (n < k || p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < k; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return k;
-}
-
 int
 pick_utf8_ok(const char *s, size_t n)
 {
@@ -291,7 +247,7 @@ pick_utf8_ok(const char *s, size_t n)
 slow:
 #endif
 	for (i = 0; i < n; i += k)
-		if ((k = utf8_len(p + i, n - i)) == 0)
+		if ((k = gw_utf8_seq(s + i, s + n)) == 0)
 			return 0;
 	return 1;
 }
@@ -299,7 +255,6 @@ slow:
 int
 pick_utf8_fix(const char *s, size_t n, struct gw_buf *out)
 {
-	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, run = 0, k;
 	char *t, *o;
 
@@ -309,7 +264,7 @@ pick_utf8_fix(const char *s, size_t n, struct gw_buf *out)
 		return -1;
 	o = t;
 	while (i < n) {
-		if ((k = utf8_len(p + i, n - i)) != 0) {
+		if ((k = gw_utf8_seq(s + i, s + n)) != 0) {
 			i += k;
 			continue;
 		}

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * gw-export's disk spool, as spool.h describes it: the directory (marker,
- * lock, segment files, the two-slot state file), recovery when opening,
- * buffered appends, and the bookkeeping of batches out.  The batches out
- * are a sorted array of ranges that cover, without gap or overlap, every
- * event from the acknowledged position <ack> to the first event never
- * handed out <next>; each range is out, acked or released.  Acks pop acked
- * ranges off the front, which moves <ack>; releases merge released
- * neighbours; spool_next() cuts a released range when asked for less.
+ * gw-export's disk spool, as spool.h describes it: the directory (marker
+ * and lock through datadir.c, segment files, the two-slot state file),
+ * recovery when opening, buffered appends, and the bookkeeping of batches
+ * out.  The batches out are a sorted array of ranges that cover, without
+ * gap or overlap, every event from the acknowledged position <ack> to the
+ * first event never handed out <next>; each range is out, acked or
+ * released.  Acks pop acked ranges off the front, which moves <ack>;
+ * releases merge released neighbours; spool_next() cuts a released range
+ * when asked for less.
  */
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 
@@ -24,17 +24,14 @@
 
 #include <zlib.h>
 
-#include "jscan.h"
+#include "datadir.h"
 #include "spool.h"
 #include "timeutil.h"
 
-#define SPOOL_MARKER     "gw-spool.json"
-#define SPOOL_MARKER_TMP ".gw-spool.json.tmp"
-#define SPOOL_LOCK       "gw-spool.lock"
-#define SPOOL_STATE      "gw-spool.state"
-#define SEG_DIGITS       20
-#define SEG_SUFFIX       ".ndjson"
-#define SEG_NAME_LEN     32
+#define SPOOL_STATE  "gw-spool.state"
+#define SEG_DIGITS   20
+#define SEG_SUFFIX   ".ndjson"
+#define SEG_NAME_LEN 32
 
 #define STATE_MAGIC "GWSPACK" /* and its NUL: 8 bytes */
 #define STATE_SLOT  64
@@ -58,7 +55,15 @@
 #define MIN_READ  (64 * 1024)
 #define FIRST_AVG 512
 
-static const char marker_text[] = "{\"format\":\"gw-spool\",\"version\":1}\n";
+/* What datadir.c calls a spool, on disk and in messages. */
+static const struct gw_datadir_kind spool_kind = {
+	.format = "gw-spool",
+	.version = SPOOL_VERSION,
+	.name = "gw-export spool",
+	.noun = "spool",
+	.program = "gw-export",
+	.holder = "gw-export",
+};
 
 enum range_state { R_OUT, R_ACKED, R_RELEASED };
 
@@ -86,7 +91,8 @@ struct spool_range {
 
 struct spool {
 	char *dir;
-	int dirfd, lockfd, statefd;
+	struct gw_datadir dd; /* locked while open */
+	int statefd;
 	struct spool_opts o;
 	size_t max_line;
 
@@ -148,62 +154,6 @@ get64(const uint8_t *p)
 	for (int i = 7; i >= 0; i--)
 		v = v << 8 | p[i];
 	return v;
-}
-
-/* Sets <err> to "<dir>: <what>: <strerror>" keeping errno. */
-static void
-sys_error(struct gw_error *err, const char *dir, const char *what)
-{
-	int saved_errno = errno;
-
-	gw_error_set(
-	    err, NULL, 0, 0, "%s: %s: %s", dir, what, strerror(saved_errno));
-	errno = saved_errno;
-}
-
-/* Reads up to <n> bytes at <off>; fewer only at end of file. */
-static long
-pread_full(int fd, void *buf, size_t n, uint64_t off)
-{
-	size_t done = 0;
-	ssize_t k;
-
-	while (done < n) {
-		k = pread(
-		    fd, (char *)buf + done, n - done, (off_t)(off + done));
-		if (k == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (k == 0)
-			break;
-		done += (size_t)k;
-	}
-	return (long)done;
-}
-
-/*
- * Writes <n> bytes at <off>.  Returns 0, or -1 with errno and *<done>
- * the bytes that were written.
- */
-static int
-pwrite_full(int fd, const void *buf, size_t n, uint64_t off, size_t *done)
-{
-	ssize_t k;
-
-	*done = 0;
-	while (*done < n) {
-		k = pwrite(fd, (const char *)buf + *done, n - *done,
-		    (off_t)(off + *done));
-		if (k == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		*done += (size_t)k;
-	}
-	return 0;
 }
 
 static void
@@ -330,179 +280,6 @@ pending_bytes(const struct spool *sp)
 	return sp->nsegs != 0 ? sp->total_bytes - sp->ack.off : 0;
 }
 
-/*
- * The marker: written atomically once, when the spool is created (the
- * caller holds the lock).
- */
-static int
-create_marker(int dirfd)
-{
-	size_t n = sizeof(marker_text) - 1, done;
-	int fd, saved_errno;
-
-	fd = openat(dirfd, SPOOL_MARKER_TMP,
-	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1)
-		return -1;
-	if (pwrite_full(fd, marker_text, n, 0, &done) == -1 || fsync(fd) == -1)
-		goto fail;
-	close(fd);
-	fd = -1;
-	if (renameat(dirfd, SPOOL_MARKER_TMP, dirfd, SPOOL_MARKER) == -1 ||
-	    fsync(dirfd) == -1)
-		goto fail;
-	return 0;
-fail:
-	saved_errno = errno;
-	if (fd != -1)
-		close(fd);
-	(void)unlinkat(dirfd, SPOOL_MARKER_TMP, 0);
-	errno = saved_errno;
-	return -1;
-}
-
-/*
- * Reads and checks the marker.  Returns 0, or -1 with errno ENOENT when
- * there is none, EINVAL when it is not a spool's, EPROTONOSUPPORT for a
- * newer version, or an I/O error; <err> says which.
- */
-static int
-check_marker(struct spool *sp, struct gw_error *err)
-{
-	static const struct gw_jfield f[] = {
-		{ "format", 6, 0, NULL },
-		{ "version", 7, 1, NULL },
-	};
-	static const struct gw_jschema schema = { f, 2 };
-	struct gw_jval v[2];
-	char buf[4096];
-	int64_t version;
-	long n;
-	int fd;
-
-	fd = openat(sp->dirfd, SPOOL_MARKER, O_RDONLY | O_CLOEXEC);
-	if (fd == -1) {
-		if (errno != ENOENT)
-			sys_error(err, sp->dir, SPOOL_MARKER);
-		return -1;
-	}
-	n = pread_full(fd, buf, sizeof(buf), 0);
-	close(fd);
-	if (n == -1) {
-		sys_error(err, sp->dir, SPOOL_MARKER);
-		return -1;
-	}
-	memset(v, 0, sizeof(v));
-	if (gw_jscan(buf, (size_t)n, &schema, v) == -1 ||
-	    v[0].type != GW_JSTRING || v[0].len != 8 ||
-	    memcmp(v[0].p, "gw-spool", 8) != 0 ||
-	    gw_jscan_int(&v[1], &version) == -1 || version < 1) {
-		gw_error_set(err, NULL, 0, 0,
-		    "%s: not a gw-export spool (%s is not a spool marker)",
-		    sp->dir, SPOOL_MARKER);
-		errno = EINVAL;
-		return -1;
-	}
-	if (version > SPOOL_VERSION) {
-		gw_error_set(err, NULL, 0, 0,
-		    "%s: spool format version %lld is newer than this gw-export "
-		    "supports (%d)",
-		    sp->dir, (long long)version, SPOOL_VERSION);
-		errno = EPROTONOSUPPORT;
-		return -1;
-	}
-	return 0;
-}
-
-/* 1 when the directory holds nothing but what a spool creation leaves. */
-static int
-dir_is_empty(int dirfd)
-{
-	struct dirent *de;
-	int fd, empty = 1;
-	DIR *d;
-
-	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return -1;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0 ||
-		    strcmp(de->d_name, SPOOL_LOCK) == 0 ||
-		    strcmp(de->d_name, SPOOL_MARKER_TMP) == 0)
-			continue;
-		empty = 0;
-		break;
-	}
-	closedir(d);
-	return empty;
-}
-
-/* Takes the spool's lock, or fails with EBUSY naming the holder. */
-static int
-take_lock(struct spool *sp, struct gw_error *err)
-{
-	char buf[32];
-	size_t done;
-	long n;
-	int len;
-
-	sp->lockfd =
-	    openat(sp->dirfd, SPOOL_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (sp->lockfd == -1) {
-		sys_error(err, sp->dir, SPOOL_LOCK);
-		return -1;
-	}
-	if (flock(sp->lockfd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno != EWOULDBLOCK) {
-			sys_error(err, sp->dir, "lock");
-			return -1;
-		}
-		n = pread_full(sp->lockfd, buf, sizeof(buf) - 1, 0);
-		buf[n > 0 ? n : 0] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		gw_error_set(err, NULL, 0, 0,
-		    "%s: the spool is in use by another gw-export (pid %s)",
-		    sp->dir, buf[0] != '\0' ? buf : "unknown");
-		errno = EBUSY;
-		return -1;
-	}
-	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (ftruncate(sp->lockfd, 0) == -1 ||
-	    pwrite_full(sp->lockfd, buf, (size_t)len, 0, &done) == -1) {
-		sys_error(err, sp->dir, SPOOL_LOCK);
-		return -1;
-	}
-	return 0;
-}
-
-/* mkdir -p with mode 0700. */
-static int
-make_dirs(const char *dir)
-{
-	char *p, *s, c;
-	int rc = 0;
-
-	if ((p = strdup(dir)) == NULL)
-		return -1;
-	for (s = p + 1; rc == 0; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		c = *s;
-		*s = '\0';
-		if (mkdir(p, 0700) == -1 && errno != EEXIST)
-			rc = -1;
-		*s = c;
-		if (c == '\0')
-			break;
-	}
-	free(p);
-	return rc;
-}
-
 static void
 state_encode(uint8_t *p, uint64_t seq, const struct spool_pos *pos)
 {
@@ -537,11 +314,10 @@ static int
 state_write(struct spool *sp)
 {
 	uint8_t slot[STATE_SLOT];
-	size_t done;
 
 	state_encode(slot, sp->state_seq, &sp->ack);
-	if (pwrite_full(sp->statefd, slot, sizeof(slot),
-	        (sp->state_seq & 1) * STATE_SLOT, &done) == -1)
+	if (gw_pwrite_full(sp->statefd, slot, sizeof(slot),
+	        (sp->state_seq & 1) * STATE_SLOT, NULL) == -1)
 		return -1;
 	sp->state_seq++;
 	sp->state_dirty = 0;
@@ -562,7 +338,7 @@ state_read(struct spool *sp, struct spool_pos *pos)
 	int found = 0;
 	long n;
 
-	if ((n = pread_full(sp->statefd, buf, sizeof(buf), 0)) == -1)
+	if ((n = gw_pread_full(sp->statefd, buf, sizeof(buf), 0)) == -1)
 		return -1;
 	for (long i = 0; (i + 1) * STATE_SLOT <= n; i++) {
 		if (state_decode(buf + i * STATE_SLOT, &seq, &p) == -1)
@@ -587,7 +363,7 @@ seg_drop_first(struct spool *sp)
 	 * A failed unlink leaves a file the next opening deletes as
 	 * delivered (it lies before the position), or re-sends.
 	 */
-	(void)unlinkat(sp->dirfd, name, 0);
+	(void)unlinkat(sp->dd.dirfd, name, 0);
 	if (sp->rfd != -1 && sp->rfd_seg == sp->segs[0].base) {
 		close(sp->rfd);
 		sp->rfd = -1;
@@ -643,7 +419,8 @@ flush_buf(struct spool *sp)
 
 	if (sp->wlen == 0)
 		return 0;
-	if (pwrite_full(sp->wfd, sp->wbuf, sp->wlen, sp->wsize, &done) == 0) {
+	if (gw_pwrite_full(sp->wfd, sp->wbuf, sp->wlen, sp->wsize, &done) ==
+	    0) {
 		sp->wsize += sp->wlen;
 		sp->wlen = 0;
 		return 0;
@@ -671,7 +448,7 @@ seg_start(struct spool *sp)
 	seg_name(sp->next_no, name);
 	/* A file of that name can only be a leftover of a failed unlink. */
 	fd = openat(
-	    sp->dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	    sp->dd.dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return -1;
 	if (sp->wfd != -1)
@@ -839,7 +616,7 @@ seg_fd(struct spool *sp, uint64_t seg)
 	if (sp->rfd != -1 && sp->rfd_seg == seg)
 		return sp->rfd;
 	seg_name(seg, name);
-	if ((fd = openat(sp->dirfd, name, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = openat(sp->dd.dirfd, name, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	if (sp->rfd != -1)
 		close(sp->rfd);
@@ -919,7 +696,7 @@ read_lines(struct spool *sp, uint64_t seg, uint64_t off, uint64_t limit,
 			want = avail - have;
 		if (batch_reserve(b, have + want, max_bytes) == -1)
 			return -1;
-		if ((n = pread_full(fd, b->data + have, want, off + have)) ==
+		if ((n = gw_pread_full(fd, b->data + have, want, off + have)) ==
 		    -1)
 			return -1;
 		if ((size_t)n < want) {
@@ -1202,21 +979,16 @@ seg_list(struct spool *sp)
 	struct dirent *de;
 	struct stat st;
 	uint64_t base;
-	int fd, rc = 0;
+	int rc = 0;
 	DIR *d;
 
-	fd = openat(sp->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd == -1)
+	if ((d = gw_datadir_opendir(sp->dd.dirfd)) == NULL)
 		return -1;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return -1;
-	}
 	while ((de = readdir(d)) != NULL) {
 		if (seg_parse(de->d_name, &base) == -1)
 			continue;
-		if (fstatat(sp->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
-		    -1) {
+		if (fstatat(sp->dd.dirfd, de->d_name, &st,
+		        AT_SYMLINK_NOFOLLOW) == -1) {
 			if (errno == ENOENT)
 				continue;
 			rc = -1;
@@ -1254,7 +1026,7 @@ seg_repair(struct spool *sp, size_t i, int fd)
 
 	if (end == 0)
 		return 0;
-	if (pread_full(fd, &c, 1, end - 1) != 1) {
+	if (gw_pread_full(fd, &c, 1, end - 1) != 1) {
 		errno = EIO;
 		return -1;
 	}
@@ -1263,7 +1035,7 @@ seg_repair(struct spool *sp, size_t i, int fd)
 	while (end > 0) {
 		n = end < sp->o.buffer_bytes ? (size_t)end : sp->o.buffer_bytes;
 		from = end - n;
-		if (pread_full(fd, sp->wbuf, n, from) != (long)n) {
+		if (gw_pread_full(fd, sp->wbuf, n, from) != (long)n) {
 			errno = EIO;
 			return -1;
 		}
@@ -1293,7 +1065,7 @@ count_lines(struct spool *sp, int fd, uint64_t size, uint64_t *lines)
 	while (off < size) {
 		k = size - off < sp->o.buffer_bytes ? (size_t)(size - off)
 		                                    : sp->o.buffer_bytes;
-		if (pread_full(fd, sp->wbuf, k, off) != (long)k) {
+		if (gw_pread_full(fd, sp->wbuf, k, off) != (long)k) {
 			errno = EIO;
 			return -1;
 		}
@@ -1318,7 +1090,7 @@ line_start(struct spool *sp, size_t i, uint64_t off)
 	if (off > sp->segs[i].size)
 		return 0;
 	if ((fd = seg_fd(sp, sp->segs[i].base)) == -1 ||
-	    pread_full(fd, &c, 1, off - 1) != 1)
+	    gw_pread_full(fd, &c, 1, off - 1) != 1)
 		return -1;
 	return c == '\n';
 }
@@ -1372,17 +1144,18 @@ load(struct spool *sp, struct gw_error *err)
 	size_t i;
 
 	if (seg_list(sp) == -1) {
-		sys_error(err, sp->dir, "read");
+		gw_error_sys(err, sp->dir, "read");
 		return -1;
 	}
 	for (i = 0; i < sp->nsegs; i++) {
 		seg_name(sp->segs[i].base, name);
-		if ((fd = openat(sp->dirfd, name, O_RDWR | O_CLOEXEC)) == -1) {
-			sys_error(err, sp->dir, name);
+		if ((fd = openat(sp->dd.dirfd, name, O_RDWR | O_CLOEXEC)) ==
+		    -1) {
+			gw_error_sys(err, sp->dir, name);
 			return -1;
 		}
 		if (seg_repair(sp, i, fd) == -1) {
-			sys_error(err, sp->dir, name);
+			gw_error_sys(err, sp->dir, name);
 			close(fd);
 			return -1;
 		}
@@ -1395,7 +1168,7 @@ load(struct spool *sp, struct gw_error *err)
 		sp->wfd = fd;
 		if (count_lines(
 		        sp, fd, sp->segs[i].size, &sp->segs[i].nlines) == -1) {
-			sys_error(err, sp->dir, name);
+			gw_error_sys(err, sp->dir, name);
 			return -1;
 		}
 	}
@@ -1407,15 +1180,15 @@ load(struct spool *sp, struct gw_error *err)
 		sp->next_no = last->base + last->nlines;
 	}
 
-	sp->statefd =
-	    openat(sp->dirfd, SPOOL_STATE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	sp->statefd = openat(
+	    sp->dd.dirfd, SPOOL_STATE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (sp->statefd == -1) {
-		sys_error(err, sp->dir, SPOOL_STATE);
+		gw_error_sys(err, sp->dir, SPOOL_STATE);
 		return -1;
 	}
 	if ((found = state_read(sp, &st)) == -1 ||
 	    place_ack(sp, found, &st) == -1) {
-		sys_error(err, sp->dir, SPOOL_STATE);
+		gw_error_sys(err, sp->dir, SPOOL_STATE);
 		return -1;
 	}
 	settle(sp);
@@ -1457,62 +1230,24 @@ struct spool *
 spool_open(const char *dir, const struct spool_opts *o, struct gw_error *err)
 {
 	struct spool *sp;
-	int saved_errno, empty;
+	int saved_errno;
 
 	if ((sp = calloc(1, sizeof(*sp))) == NULL ||
 	    (sp->dir = strdup(dir)) == NULL) {
 		free(sp);
-		sys_error(err, dir, "open");
+		gw_error_sys(err, dir, "open");
 		return NULL;
 	}
-	sp->dirfd = sp->lockfd = sp->statefd = sp->wfd = sp->rfd = -1;
+	sp->dd.dirfd = sp->dd.lockfd = sp->statefd = sp->wfd = sp->rfd = -1;
 	sp->avg = FIRST_AVG;
 	set_opts(sp, o);
 	if ((sp->wbuf = malloc(sp->o.buffer_bytes)) == NULL) {
-		sys_error(err, dir, "open");
+		gw_error_sys(err, dir, "open");
 		goto fail;
 	}
 
-	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sp->dirfd == -1 && errno == ENOENT) {
-		if (make_dirs(dir) == -1) {
-			sys_error(err, dir, "mkdir");
-			goto fail;
-		}
-		sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	}
-	if (sp->dirfd == -1) {
-		sys_error(err, dir, "open");
-		goto fail;
-	}
-	if (check_marker(sp, err) == -1) {
-		if (errno != ENOENT)
-			goto fail;
-		/* Never touch a directory that has anything else in it. */
-		if ((empty = dir_is_empty(sp->dirfd)) == -1) {
-			sys_error(err, dir, "read");
-			goto fail;
-		}
-		if (!empty) {
-			gw_error_set(err, NULL, 0, 0,
-			    "%s: not a gw-export spool (it holds other files "
-			    "and no %s); refusing to use it",
-			    dir, SPOOL_MARKER);
-			errno = EINVAL;
-			goto fail;
-		}
-		if (take_lock(sp, err) == -1)
-			goto fail;
-		/* Under the lock, so that no other process creates it too. */
-		if (check_marker(sp, err) == -1) {
-			if (errno != ENOENT)
-				goto fail;
-			if (create_marker(sp->dirfd) == -1) {
-				sys_error(err, dir, SPOOL_MARKER);
-				goto fail;
-			}
-		}
-	} else if (take_lock(sp, err) == -1)
+	if (gw_datadir_open(&sp->dd, dir, &spool_kind,
+	        GW_DATADIR_CREATE | GW_DATADIR_PARENTS, err) == -1)
 		goto fail;
 	if (load(sp, err) == -1)
 		goto fail;
@@ -1541,10 +1276,7 @@ spool_close(struct spool *sp)
 		close(sp->rfd);
 	if (sp->statefd != -1)
 		close(sp->statefd);
-	if (sp->lockfd != -1)
-		close(sp->lockfd);
-	if (sp->dirfd != -1)
-		close(sp->dirfd);
+	gw_datadir_close(&sp->dd);
 	free(sp->wbuf);
 	free(sp->segs);
 	free(sp->r);

@@ -19,8 +19,10 @@
 #include <emmintrin.h>
 #endif
 
+#include "ascii.h"
 #include "engine.h"
 #include "gw-policy.h"
+#include "json.h"
 #include "timeutil.h"
 
 #define MAX_DEPTH 32
@@ -71,19 +73,13 @@ new_tok(struct question *q, int type, const char *key, size_t klen)
 static int
 hex4(const char *p, unsigned *v)
 {
-	unsigned i, c, r = 0;
+	unsigned i, r = 0;
+	int d;
 
 	for (i = 0; i < 4; i++) {
-		c = (unsigned char)p[i];
-		if (c >= '0' && c <= '9')
-			c -= '0';
-		else if (c >= 'a' && c <= 'f')
-			c -= 'a' - 10;
-		else if (c >= 'A' && c <= 'F')
-			c -= 'A' - 10;
-		else
+		if ((d = gw_hexval((unsigned char)p[i])) == -1)
 			return -1;
-		r = r << 4 | c;
+		r = r << 4 | (unsigned)d;
 	}
 	*v = r;
 	return 0;
@@ -108,38 +104,6 @@ put_utf8(char *o, unsigned cp)
 		*o++ = (char)(0x80 | (cp & 0x3f));
 	}
 	return o;
-}
-
-/* Length of the well-formed UTF-8 sequence at <p> (RFC 3629), or 0. */
-static size_t
-utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = p[0];
-	size_t n, i;
-	unsigned lo = 0x80, hi = 0xbf;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
 }
 
 /* Bytes that end a run of plain string text (question_init fills it). */
@@ -218,8 +182,7 @@ scan_string(
 			return NULL;
 		}
 		if (c >= 0x80) {
-			n = utf8_seq((const unsigned char *)p,
-			    (const unsigned char *)end);
+			n = gw_utf8_seq(p, end);
 			if (n == 0) {
 				syntax(q, p, "invalid UTF-8");
 				return NULL;

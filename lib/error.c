@@ -38,6 +38,16 @@ gw_error_set(struct gw_error *err, const char *file, int line, int col,
 }
 
 void
+gw_error_sys(struct gw_error *err, const char *path, const char *what)
+{
+	int saved_errno = errno;
+
+	gw_error_set(
+	    err, NULL, 0, 0, "%s: %s: %s", path, what, strerror(saved_errno));
+	errno = saved_errno;
+}
+
+void
 gw_error_format(const struct gw_error *err, char *buf, size_t len)
 {
 	const char *sep = err->file[0] ? ":" : "";

@@ -30,6 +30,11 @@ struct gw_error {
 void gw_error_set(struct gw_error *err, const char *file, int line, int col,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /*
+ * Fills <err> with "<path>: <what>: <strerror(errno)>" and no position,
+ * for a system call on <path> that failed.  errno is preserved.
+ */
+void gw_error_sys(struct gw_error *err, const char *path, const char *what);
+/*
  * Formats <err> into <buf> (<len> bytes, always NUL-terminated when len is
  * not 0): "file:line:col: message", "file:line: message" when col is 0,
  * "file: message" when line is 0, and "message" alone without a file.

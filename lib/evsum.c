@@ -31,53 +31,54 @@ enum {
 	S_COUNT
 };
 
-#define F(k, slot, sub)                     \
-	{                                   \
-		k, sizeof(k) - 1, slot, sub \
-	}
-
-static const struct gw_jfield url_f[] = { F("host", S_HOST, NULL) };
-static const struct gw_jschema url_s = { url_f, 1 };
+static const struct gw_jfield url_f[] = {
+	GW_JFIELD("host", S_HOST, NULL),
+};
+static const struct gw_jschema url_s = GW_JSCHEMA(url_f);
 static const struct gw_jfield req_f[] = {
-	F("method", S_METHOD, NULL),
-	F("url", -1, &url_s),
-	F("body_truncated", S_REQ_TRUNC, NULL),
+	GW_JFIELD("method", S_METHOD, NULL),
+	GW_JFIELD("url", -1, &url_s),
+	GW_JFIELD("body_truncated", S_REQ_TRUNC, NULL),
 };
-static const struct gw_jschema req_s = { req_f, 3 };
+static const struct gw_jschema req_s = GW_JSCHEMA(req_f);
 static const struct gw_jfield res_f[] = {
-	F("status_code", S_STATUS, NULL),
-	F("body_truncated", S_RES_TRUNC, NULL),
+	GW_JFIELD("status_code", S_STATUS, NULL),
+	GW_JFIELD("body_truncated", S_RES_TRUNC, NULL),
 };
-static const struct gw_jschema res_s = { res_f, 2 };
+static const struct gw_jschema res_s = GW_JSCHEMA(res_f);
 static const struct gw_jfield http_f[] = {
-	F("request", -1, &req_s),
-	F("response", -1, &res_s),
+	GW_JFIELD("request", -1, &req_s),
+	GW_JFIELD("response", -1, &res_s),
 };
-static const struct gw_jschema http_s = { http_f, 2 };
-static const struct gw_jfield conn_f[] = { F("client_ip", S_IP, NULL) };
-static const struct gw_jschema conn_s = { conn_f, 1 };
-static const struct gw_jfield err_f[] = { F("code", S_ERRCODE, NULL) };
-static const struct gw_jschema err_s = { err_f, 1 };
+static const struct gw_jschema http_s = GW_JSCHEMA(http_f);
+static const struct gw_jfield conn_f[] = {
+	GW_JFIELD("client_ip", S_IP, NULL),
+};
+static const struct gw_jschema conn_s = GW_JSCHEMA(conn_f);
+static const struct gw_jfield err_f[] = {
+	GW_JFIELD("code", S_ERRCODE, NULL),
+};
+static const struct gw_jschema err_s = GW_JSCHEMA(err_f);
 static const struct gw_jfield obj_f[] = {
-	F("conn", -1, &conn_s),
-	F("http", -1, &http_s),
-	F("duration_ns", S_DUR, NULL),
-	F("error", -1, &err_s),
-	F("replay_of", S_REPLAY, NULL),
+	GW_JFIELD("conn", -1, &conn_s),
+	GW_JFIELD("http", -1, &http_s),
+	GW_JFIELD("duration_ns", S_DUR, NULL),
+	GW_JFIELD("error", -1, &err_s),
+	GW_JFIELD("replay_of", S_REPLAY, NULL),
 };
-static const struct gw_jschema obj_s = { obj_f, 5 };
+static const struct gw_jschema obj_s = GW_JSCHEMA(obj_f);
 static const struct gw_jfield root_f[] = {
-	F("event_id", S_ID, NULL),
-	F("event_type", S_TYPE, NULL),
-	F("event_timestamp", S_TS, NULL),
-	F("object", -1, &obj_s),
+	GW_JFIELD("event_id", S_ID, NULL),
+	GW_JFIELD("event_type", S_TYPE, NULL),
+	GW_JFIELD("event_timestamp", S_TS, NULL),
+	GW_JFIELD("object", -1, &obj_s),
 };
-static const struct gw_jschema root_s = { root_f, 4 };
+static const struct gw_jschema root_s = GW_JSCHEMA(root_f);
 
-static const struct gw_jfield id_f[] = { F("event_id", 0, NULL) };
-static const struct gw_jschema id_s = { id_f, 1 };
-
-#undef F
+static const struct gw_jfield id_f[] = {
+	GW_JFIELD("event_id", 0, NULL),
+};
+static const struct gw_jschema id_s = GW_JSCHEMA(id_f);
 
 /*
  * The text of string value <v>, decoded into <buf> when it holds escapes.

@@ -16,6 +16,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "ascii.h"
 #include "jscan.h"
 
 struct scan {
@@ -39,18 +40,6 @@ skip_ws(const char *p, const char *end)
 	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
 		p++;
 	return p;
-}
-
-static inline int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Skips plain string bytes; returns the first '"', '\\' or control. */
@@ -111,9 +100,9 @@ scan_string(const char *p, const char *end, uint8_t *esc)
 			p++;
 			break;
 		case 'u':
-			if (end - p < 5 || hexval(p[1]) < 0 ||
-			    hexval(p[2]) < 0 || hexval(p[3]) < 0 ||
-			    hexval(p[4]) < 0)
+			if (end - p < 5 || gw_hexval(p[1]) < 0 ||
+			    gw_hexval(p[2]) < 0 || gw_hexval(p[3]) < 0 ||
+			    gw_hexval(p[4]) < 0)
 				return NULL;
 			p += 5;
 			break;
@@ -361,8 +350,8 @@ put_utf8(char *buf, size_t cap, size_t n, uint32_t cp)
 static uint32_t
 hex4(const char *p)
 {
-	return (uint32_t)(hexval(p[0]) << 12 | hexval(p[1]) << 8 |
-	    hexval(p[2]) << 4 | hexval(p[3]));
+	return (uint32_t)(gw_hexval(p[0]) << 12 | gw_hexval(p[1]) << 8 |
+	    gw_hexval(p[2]) << 4 | gw_hexval(p[3]));
 }
 
 long

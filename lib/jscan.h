@@ -63,6 +63,20 @@ struct gw_jschema {
 };
 
 /*
+ * Initialisers for static schemas: a field for the string literal <key>
+ * (its length counted here, never by hand), and the schema of a whole
+ * static array of fields.
+ */
+#define GW_JFIELD(key, slot, sub)               \
+	{                                       \
+		key, sizeof(key) - 1, slot, sub \
+	}
+#define GW_JSCHEMA(fields)                                   \
+	{                                                    \
+		fields, sizeof(fields) / sizeof((fields)[0]) \
+	}
+
+/*
  * Scans <s>/<len>.  When it is one JSON object (whitespace around it is
  * allowed), fills out[slot] for every member of <schema> it holds (a
  * repeated key fills its slots again, so the last value wins; slots not

@@ -18,43 +18,6 @@
 
 static const char hex[] = "0123456789abcdef";
 
-/*
- * Length of the well-formed UTF-8 sequence (RFC 3629) at <s>, or 0 when
- * the bytes there do not start one: overlong forms, surrogates and code
- * points past U+10FFFF are refused, as Unicode's table 3-7 says.
- */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c < 0xc2)
-		return 0;
-	if (c < 0xe0) {
-		if (n < 2 || (s[1] & 0xc0) != 0x80)
-			return 0;
-		return 2;
-	}
-	if (c < 0xf0) {
-		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f))
-			return 0;
-		return 3;
-	}
-	if (c < 0xf5) {
-		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-		    (s[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 int
 gw_utf8_valid(const char *s, size_t n)
 {
@@ -66,7 +29,7 @@ gw_utf8_valid(const char *s, size_t n)
 			i++;
 			continue;
 		}
-		if (p[i] == 0 || (k = utf8_seq(p + i, n - i)) == 0)
+		if (p[i] == 0 || (k = gw_utf8_seq(s + i, s + n)) == 0)
 			return 0;
 		i += k;
 	}
@@ -86,7 +49,7 @@ gw_utf8_cut(const char *s, size_t n, size_t max)
 	while (lead > 0 && max - lead < 3 && (p[lead] & 0xc0) == 0x80)
 		lead--;
 	/* Cut before a whole sequence that spans <max>; bad bytes may split. */
-	if (lead < max && utf8_seq(p + lead, n - lead) > max - lead)
+	if (lead < max && gw_utf8_seq(s + lead, s + n) > max - lead)
 		return lead;
 	return max;
 }
@@ -108,7 +71,7 @@ gw_json_escape(struct gw_buf *b, const char *s, size_t n)
 			i++;
 			continue;
 		}
-		if (c >= 0x80 && (k = utf8_seq(p + i, n - i)) != 0) {
+		if (c >= 0x80 && (k = gw_utf8_seq(s + i, s + n)) != 0) {
 			i += k;
 			continue;
 		}

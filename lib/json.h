@@ -55,6 +55,45 @@ int gw_json_bool(struct gw_buf *, int);
 int gw_json_ts(struct gw_buf *, uint64_t ns);
 /* Appends <n> bytes as a base64 string. */
 int gw_json_base64(struct gw_buf *, const void *, size_t n);
+/*
+ * Length of the well-formed UTF-8 sequence (RFC 3629) that starts at <s>
+ * and ends by <end> (<s> < <end>): 1 for an ASCII byte (NUL included),
+ * 2 to 4 for a multi-byte one, or 0 when the bytes there do not start one.
+ * Overlong forms, surrogates and code points past U+10FFFF are refused,
+ * as Unicode's table 3-7 says.  Inline: scanners call it per character.
+ */
+static inline size_t
+gw_utf8_seq(const char *s, const char *end)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned c = p[0], lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if ((size_t)(end - s) < n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
 /* Returns 1 if <s> is valid UTF-8 with no NUL, else 0. */
 int gw_utf8_valid(const char *s, size_t n);
 /*

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "log.h"
 
 /* Longest message kept; a longer one is cut and ends in LOG_ELLIPSIS. */
@@ -91,43 +92,6 @@ line_adds(struct line *l, const char *s)
 }
 
 /*
- * Length of the valid UTF-8 sequence at <s> (of <n> bytes), or 0 if it is
- * not one: overlong forms, surrogates and code points past U+10FFFF are
- * refused as RFC 3629 says.
- */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
-/*
  * Appends <s> as the inside of a JSON string: quotes, backslashes and
  * control characters escaped, invalid UTF-8 replaced by U+FFFD so that
  * every line is valid JSON whatever the message held.
@@ -141,7 +105,7 @@ line_add_json(struct line *l, const char *s, size_t n)
 	size_t i, k;
 
 	for (i = 0; i < n; i += k) {
-		k = utf8_len(u + i, n - i);
+		k = gw_utf8_seq(s + i, s + n);
 		if (k == 0) {
 			line_adds(l, "\\ufffd");
 			k = 1;

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * Opening and closing a store (see store.h): recognising a gw store by
- * its marker file and refusing anything else, turning an empty directory
- * into one, the writer's lock and its repair of a crashed writer's
+ * Opening and closing a store (see store.h): the directory as a
+ * versioned data directory (datadir.c recognises a gw store by its
+ * marker, refuses anything else, turns an empty directory into one and
+ * takes the writer's lock), the writer's repair of a crashed writer's
  * segment, and the store-wide walks: retention and counting.  Events are
  * written in store_write.c and read in store_read.c.
  */
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -17,166 +17,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "jscan.h"
 #include "store_int.h"
 
-static const char marker_text[] = "{\"format\":\"gw-store\",\"version\":1}\n";
-
-/* Sets <err> to "<dir>: <what>: <strerror>" keeping errno. */
-static void
-sys_error(struct gw_error *err, const char *dir, const char *what)
-{
-	int saved_errno = errno;
-
-	gw_error_set(
-	    err, NULL, 0, 0, "%s: %s: %s", dir, what, strerror(saved_errno));
-	errno = saved_errno;
-}
-
-/* 1 when the directory holds nothing but what a store creation leaves. */
-static int
-dir_is_empty(int dirfd)
-{
-	struct dirent *de;
-	int fd, empty = 1;
-	DIR *d;
-
-	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return -1;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0 ||
-		    strcmp(de->d_name, STORE_LOCK) == 0 ||
-		    strcmp(de->d_name, STORE_MARKER_TMP) == 0)
-			continue;
-		empty = 0;
-		break;
-	}
-	closedir(d);
-	return empty;
-}
-
-/* Writes the marker atomically (the caller holds the lock). */
-static int
-create_marker(int dirfd)
-{
-	size_t n = sizeof(marker_text) - 1;
-	int fd, saved_errno;
-
-	fd = openat(dirfd, STORE_MARKER_TMP,
-	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1)
-		return -1;
-	if (store_pwrite_full(fd, marker_text, n, 0) == -1 || fsync(fd) == -1)
-		goto fail;
-	close(fd);
-	fd = -1;
-	if (renameat(dirfd, STORE_MARKER_TMP, dirfd, STORE_MARKER) == -1 ||
-	    fsync(dirfd) == -1)
-		goto fail;
-	return 0;
-fail:
-	saved_errno = errno;
-	if (fd != -1)
-		close(fd);
-	(void)unlinkat(dirfd, STORE_MARKER_TMP, 0);
-	errno = saved_errno;
-	return -1;
-}
-
-/*
- * Reads and checks the marker.  Returns 0, or -1 with errno ENOENT when
- * there is none, EINVAL when it is not a gw store's, EPROTONOSUPPORT for
- * a newer version, or an I/O error; <err> says which.
- */
-static int
-check_marker(struct gw_store *st, struct gw_error *err)
-{
-	static const struct gw_jfield f[] = {
-		{ "format", 6, 0, NULL },
-		{ "version", 7, 1, NULL },
-	};
-	static const struct gw_jschema schema = { f, 2 };
-	struct gw_jval v[2];
-	char buf[4096];
-	int64_t version;
-	long n;
-	int fd;
-
-	fd = openat(st->dirfd, STORE_MARKER, O_RDONLY | O_CLOEXEC);
-	if (fd == -1) {
-		if (errno != ENOENT)
-			sys_error(err, st->dir, STORE_MARKER);
-		return -1;
-	}
-	n = store_pread_full(fd, buf, sizeof(buf), 0);
-	close(fd);
-	if (n == -1) {
-		sys_error(err, st->dir, STORE_MARKER);
-		return -1;
-	}
-	memset(v, 0, sizeof(v));
-	if (gw_jscan(buf, (size_t)n, &schema, v) == -1 ||
-	    v[0].type != GW_JSTRING || v[0].len != 8 ||
-	    memcmp(v[0].p, "gw-store", 8) != 0 ||
-	    gw_jscan_int(&v[1], &version) == -1 || version < 1) {
-		gw_error_set(err, NULL, 0, 0,
-		    "%s: not a gw store (%s is not a gw store marker)", st->dir,
-		    STORE_MARKER);
-		errno = EINVAL;
-		return -1;
-	}
-	if (version > GW_STORE_VERSION) {
-		gw_error_set(err, NULL, 0, 0,
-		    "%s: store format version %lld is newer than this gw "
-		    "supports (%d)",
-		    st->dir, (long long)version, GW_STORE_VERSION);
-		errno = EPROTONOSUPPORT;
-		return -1;
-	}
-	return 0;
-}
-
-/* Takes the writer's lock, or fails with EBUSY naming the holder. */
-static int
-take_lock(struct gw_store *st, struct gw_error *err)
-{
-	char buf[32];
-	long n;
-	int len;
-
-	st->lockfd =
-	    openat(st->dirfd, STORE_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (st->lockfd == -1) {
-		sys_error(err, st->dir, STORE_LOCK);
-		return -1;
-	}
-	if (flock(st->lockfd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno != EWOULDBLOCK) {
-			sys_error(err, st->dir, "lock");
-			return -1;
-		}
-		n = store_pread_full(st->lockfd, buf, sizeof(buf) - 1, 0);
-		buf[n > 0 ? n : 0] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		gw_error_set(err, NULL, 0, 0,
-		    "%s: the store is in use by another writer (pid %s)",
-		    st->dir, buf[0] != '\0' ? buf : "unknown");
-		errno = EBUSY;
-		return -1;
-	}
-	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (ftruncate(st->lockfd, 0) == -1 ||
-	    store_pwrite_full(st->lockfd, buf, (size_t)len, 0) == -1) {
-		sys_error(err, st->dir, STORE_LOCK);
-		return -1;
-	}
-	return 0;
-}
+/* What datadir.c calls a store, on disk and in messages. */
+static const struct gw_datadir_kind store_kind = {
+	.format = "gw-store",
+	.version = GW_STORE_VERSION,
+	.name = "gw store",
+	.noun = "store",
+	.program = "gw",
+	.holder = "writer",
+};
 
 /*
  * Removes data files newer than the newest index: a crash between
@@ -189,20 +40,16 @@ remove_orphans(struct gw_store *st, uint64_t after)
 	struct dirent *de;
 	const char *ext;
 	uint64_t seq;
-	int fd, rc = 0;
+	int rc = 0;
 	DIR *d;
 
-	fd = openat(st->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd == -1)
+	if ((d = gw_datadir_opendir(st->dd.dirfd)) == NULL)
 		return -1;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return -1;
-	}
 	while ((de = readdir(d)) != NULL)
 		if (store_seg_parse(de->d_name, &seq, &ext) == 0 &&
 		    seq > after && strcmp(ext, "zst") == 0 &&
-		    unlinkat(st->dirfd, de->d_name, 0) == -1 && errno != ENOENT)
+		    unlinkat(st->dd.dirfd, de->d_name, 0) == -1 &&
+		    errno != ENOENT)
 			rc = -1;
 	closedir(d);
 	return rc;
@@ -217,14 +64,14 @@ writer_start(struct gw_store *st, struct gw_error *err)
 	size_t n;
 
 	if (store_writer_init(st) == -1 ||
-	    store_list(st->dirfd, &segs, &n, &max_seq) == -1) {
-		sys_error(err, st->dir, "open");
+	    store_list(st->dd.dirfd, &segs, &n, &max_seq) == -1) {
+		gw_error_sys(err, st->dir, "open");
 		return -1;
 	}
 	st->w.next_seq = max_seq + 1;
 	if (remove_orphans(st, n > 0 ? segs[n - 1].seq : 0) == -1 ||
 	    (n > 0 && store_writer_resume(st, &segs[n - 1]) == -1)) {
-		sys_error(err, st->dir, "repair");
+		gw_error_sys(err, st->dir, "repair");
 		free(segs);
 		return -1;
 	}
@@ -257,7 +104,7 @@ gw_store_open(const char *dir, int flags, const struct gw_store_opts *opts,
     struct gw_error *err)
 {
 	struct gw_store *st;
-	int saved_errno, empty;
+	int saved_errno, dflags;
 
 	if ((flags & GW_STORE_CREATE) && !(flags & GW_STORE_WRITE)) {
 		gw_error_set(err, NULL, 0, 0, "%s: create needs write", dir);
@@ -267,65 +114,24 @@ gw_store_open(const char *dir, int flags, const struct gw_store_opts *opts,
 	if ((st = calloc(1, sizeof(*st))) == NULL ||
 	    (st->dir = strdup(dir)) == NULL) {
 		free(st);
-		sys_error(err, dir, "open");
+		gw_error_sys(err, dir, "open");
 		return NULL;
 	}
 	st->flags = flags;
-	st->dirfd = -1;
-	st->lockfd = -1;
+	st->dd.dirfd = st->dd.lockfd = -1;
 	store_table_init(&st->w.seg);
 	set_opts(st, opts);
 
-	st->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (st->dirfd == -1 && errno == ENOENT && (flags & GW_STORE_CREATE)) {
-		if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-			sys_error(err, dir, "mkdir");
-			goto fail;
-		}
-		st->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	}
-	if (st->dirfd == -1) {
-		sys_error(err, dir, "open");
-		goto fail;
-	}
-	if (check_marker(st, err) == -1) {
-		if (errno != ENOENT)
-			goto fail;
-		/* Never touch a directory that has anything else in it. */
-		if ((empty = dir_is_empty(st->dirfd)) == -1) {
-			sys_error(err, dir, "read");
-			goto fail;
-		}
-		if (!empty) {
-			gw_error_set(err, NULL, 0, 0,
-			    "%s: not a gw store (it holds other files and no "
-			    "%s); refusing to use it",
-			    dir, STORE_MARKER);
-			errno = EINVAL;
-			goto fail;
-		}
-		if (!(flags & GW_STORE_CREATE)) {
-			gw_error_set(
-			    err, NULL, 0, 0, "%s: no store here yet", dir);
-			errno = ENOENT;
-			goto fail;
-		}
-		if (take_lock(st, err) == -1)
-			goto fail;
-		/* Under the lock, so no other writer creates it too. */
-		if (check_marker(st, err) == -1) {
-			if (errno != ENOENT)
-				goto fail;
-			if (create_marker(st->dirfd) == -1) {
-				sys_error(err, dir, STORE_MARKER);
-				goto fail;
-			}
-		}
-	} else if ((flags & GW_STORE_WRITE) && take_lock(st, err) == -1)
+	dflags = 0;
+	if (flags & GW_STORE_WRITE)
+		dflags |= GW_DATADIR_LOCK;
+	if (flags & GW_STORE_CREATE)
+		dflags |= GW_DATADIR_CREATE;
+	if (gw_datadir_open(&st->dd, dir, &store_kind, dflags, err) == -1)
 		goto fail;
 	if ((st->dctx = ZSTD_createDCtx()) == NULL) {
 		errno = ENOMEM;
-		sys_error(err, dir, "open");
+		gw_error_sys(err, dir, "open");
 		goto fail;
 	}
 	if ((flags & GW_STORE_WRITE) && writer_start(st, err) == -1)
@@ -350,10 +156,7 @@ gw_store_close(struct gw_store *st)
 	}
 	store_writer_fini(st);
 	ZSTD_freeDCtx(st->dctx);
-	if (st->lockfd != -1)
-		close(st->lockfd);
-	if (st->dirfd != -1)
-		close(st->dirfd);
+	gw_datadir_close(&st->dd);
 	free(st->dir);
 	free(st);
 }
@@ -417,9 +220,9 @@ seg_facts(
 
 	memset(sf, 0, sizeof(*sf));
 	sf->newest = INT64_MIN;
-	if (seg_stat(st->dirfd, seg, &sf->bytes, &mtime) == -1)
+	if (seg_stat(st->dd.dirfd, seg, &sf->bytes, &mtime) == -1)
 		return -1;
-	if (store_table_open(st->dirfd, seg, &t) == 0) {
+	if (store_table_open(st->dd.dirfd, seg, &t) == 0) {
 		for (i = 0; i < t.n; i++) {
 			sf->events += t.frames[i].count;
 			if (t.frames[i].min_ts <= t.frames[i].max_ts &&
@@ -456,7 +259,7 @@ gw_store_retain(struct gw_store *st, int64_t max_age_us, uint64_t max_bytes,
 		return -1;
 	}
 	has_cur = store_writer_current(st, &cur);
-	if (store_list(st->dirfd, &segs, &n, NULL) == -1)
+	if (store_list(st->dd.dirfd, &segs, &n, NULL) == -1)
 		return -1;
 	if (n > 0 && (sf = calloc(n, sizeof(*sf))) == NULL)
 		goto fail;
@@ -472,7 +275,7 @@ gw_store_retain(struct gw_store *st, int64_t max_age_us, uint64_t max_bytes,
 		if (sf[i].gone || (has_cur && segs[i].seq == cur) ||
 		    (!old && !big))
 			continue;
-		if (seg_unlink(st->dirfd, &segs[i]) == -1)
+		if (seg_unlink(st->dd.dirfd, &segs[i]) == -1)
 			goto fail;
 		total -= sf[i].bytes;
 		ps->segments++;
@@ -501,15 +304,15 @@ gw_store_info(struct gw_store *st, struct gw_store_info *info)
 	int saved_errno;
 
 	memset(info, 0, sizeof(*info));
-	if (store_list(st->dirfd, &segs, &n, NULL) == -1)
+	if (store_list(st->dd.dirfd, &segs, &n, NULL) == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
-		if (store_table_open(st->dirfd, &segs[i], &t) == -1) {
+		if (store_table_open(st->dd.dirfd, &segs[i], &t) == -1) {
 			if (errno == ENOENT || errno == EBADMSG)
 				continue;
 			goto fail;
 		}
-		if (seg_stat(st->dirfd, &segs[i], &bytes, &mtime) == -1) {
+		if (seg_stat(st->dd.dirfd, &segs[i], &bytes, &mtime) == -1) {
 			store_table_fini(&t);
 			goto fail;
 		}

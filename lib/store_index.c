@@ -380,16 +380,10 @@ store_list(int dirfd, struct store_seg **segs, size_t *n, uint64_t *max_seq)
 	const char *ext;
 	uint64_t seq, top = 0;
 	DIR *d;
-	int fd, saved_errno;
+	int saved_errno;
 
-	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((d = gw_datadir_opendir(dirfd)) == NULL)
 		return -1;
-	if ((d = fdopendir(fd)) == NULL) {
-		saved_errno = errno;
-		close(fd);
-		errno = saved_errno;
-		return -1;
-	}
 	errno = 0;
 	while ((de = readdir(d)) != NULL) {
 		if (store_seg_parse(de->d_name, &seq, &ext) == -1)
@@ -467,45 +461,6 @@ fail:
 	return -1;
 }
 
-long
-store_pread_full(int fd, void *buf, size_t n, uint64_t off)
-{
-	size_t got = 0;
-	ssize_t r;
-
-	while (got < n) {
-		r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (long)got;
-}
-
-int
-store_pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
-{
-	size_t done = 0;
-	ssize_t r;
-
-	while (done < n) {
-		r = pwrite(fd, (const char *)buf + done, n - done,
-		    (off_t)(off + done));
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		done += (size_t)r;
-	}
-	return 0;
-}
-
 /*
  * Reads the records of <t>'s index after those already read, stopping
  * at the first torn or invalid one (which a later call reads again: it
@@ -522,7 +477,7 @@ store_table_load(struct store_table *t)
 	int added = 0;
 
 	if (!t->have_hdr) {
-		got = store_pread_full(t->idxfd, buf, IDX_HDR_SIZE, 0);
+		got = gw_pread_full(t->idxfd, buf, IDX_HDR_SIZE, 0);
 		if (got == -1)
 			return -1;
 		if (got < IDX_HDR_SIZE)
@@ -541,7 +496,7 @@ store_table_load(struct store_table *t)
 	if (fstat(t->datafd, &sb) == -1)
 		return -1;
 	for (;;) {
-		got = store_pread_full(t->idxfd, buf, sizeof(buf), t->idx_off);
+		got = gw_pread_full(t->idxfd, buf, sizeof(buf), t->idx_off);
 		if (got == -1)
 			return -1;
 		for (i = 0; i + IDX_REC_SIZE <= got; i += IDX_REC_SIZE) {

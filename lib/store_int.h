@@ -14,12 +14,9 @@
 #include <zstd.h>
 
 #include "buf.h"
+#include "datadir.h"
 #include "evsum.h"
 #include "store.h"
-
-#define STORE_MARKER     "gw-store.json"
-#define STORE_MARKER_TMP ".gw-store.json.tmp"
-#define STORE_LOCK       "gw-store.lock"
 
 #define IDX_MAGIC    "GWSTIDX"
 #define IDX_HDR_SIZE 32
@@ -108,9 +105,8 @@ struct store_writer {
 
 struct gw_store {
 	char *dir;
-	int dirfd;
+	struct gw_datadir dd; /* the lock only when GW_STORE_WRITE */
 	int flags;
-	int lockfd;
 	struct gw_store_opts opts;
 	ZSTD_DCtx *dctx;
 	struct store_writer w; /* GW_STORE_WRITE only */
@@ -149,12 +145,6 @@ int
 store_table_open(int dirfd, const struct store_seg *, struct store_table *t);
 int store_table_load(struct store_table *t);
 void store_table_fini(struct store_table *t);
-/*
- * pread(2) until <n> bytes or end of file, returning the bytes read or
- * -1; pwrite(2) all <n> bytes or return -1 (EINTR retried).
- */
-long store_pread_full(int fd, void *buf, size_t n, uint64_t off);
-int store_pwrite_full(int fd, const void *buf, size_t n, uint64_t off);
 
 /*
  * store_read.c: one frame's summaries, or its events, read and

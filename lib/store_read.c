@@ -63,7 +63,7 @@ store_read_sums(struct gw_store *st, const struct store_table *t,
 	gw_buf_reset(tmp);
 	if ((p = (uint8_t *)gw_buf_reserve(tmp, f->sum_len)) == NULL)
 		return -1;
-	if ((got = store_pread_full(t->datafd, p, f->sum_len, f->off)) == -1)
+	if ((got = gw_pread_full(t->datafd, p, f->sum_len, f->off)) == -1)
 		return -1;
 	plen = f->sum_len - SKIP_HDR;
 	if ((size_t)got != f->sum_len || store_get32(p) != SKIP_MAGIC ||
@@ -110,7 +110,7 @@ store_read_events(struct gw_store *st, const struct store_table *t,
 	gw_buf_reset(tmp);
 	if ((p = gw_buf_reserve(tmp, f->ev_len)) == NULL)
 		return -1;
-	got = store_pread_full(t->datafd, p, f->ev_len, f->off + f->sum_len);
+	got = gw_pread_full(t->datafd, p, f->ev_len, f->off + f->sum_len);
 	if (got == -1)
 		return -1;
 	if ((size_t)got != f->ev_len)
@@ -156,7 +156,7 @@ static int
 open_segment(struct gw_store_cur *c, size_t si)
 {
 	close_segment(c);
-	if (store_table_open(c->st->dirfd, &c->segs[si], &c->t) == -1) {
+	if (store_table_open(c->st->dd.dirfd, &c->segs[si], &c->t) == -1) {
 		if (errno == ENOENT)
 			return 0; /* deleted by retention meanwhile */
 		if (errno == EBADMSG) {
@@ -261,7 +261,7 @@ gw_store_cur_new(
 	c->flags = flags;
 	store_table_init(&c->t);
 	gw_buf_init(&c->tmp, 0);
-	if (store_list(st->dirfd, &c->segs, &c->nsegs, NULL) == -1)
+	if (store_list(st->dd.dirfd, &c->segs, &c->nsegs, NULL) == -1)
 		goto fail;
 	if (flags & GW_CUR_REVERSE)
 		c->next_si = c->nsegs;
@@ -406,7 +406,7 @@ gw_store_cur_refresh(struct gw_store_cur *c)
 			return -1;
 		added += (size_t)r;
 	}
-	if (store_list(c->st->dirfd, &segs, &n, NULL) == -1)
+	if (store_list(c->st->dd.dirfd, &segs, &n, NULL) == -1)
 		return -1;
 	/* Keep our list; append segments newer than its newest. */
 	last = c->nsegs > 0 ? c->segs[c->nsegs - 1].seq : 0;
@@ -480,11 +480,11 @@ gw_store_find(
 	us = (int64_t)(gw_evid_time_ns(id) / 1000);
 	store_table_init(&t);
 	gw_buf_init(&tmp, 0);
-	if (store_list(st->dirfd, &segs, &n, NULL) == -1)
+	if (store_list(st->dd.dirfd, &segs, &n, NULL) == -1)
 		return -1;
 	/* Newest first: the ids people look up are mostly recent. */
 	for (si = n; si-- > 0 && rc == 1;) {
-		if (store_table_open(st->dirfd, &segs[si], &t) == -1) {
+		if (store_table_open(st->dd.dirfd, &segs[si], &t) == -1) {
 			if (errno == ENOENT || errno == EBADMSG)
 				continue;
 			goto fail;

@@ -98,7 +98,7 @@ openat_seg(struct gw_store *st, uint64_t seq, uint32_t hour, const char *ext,
 {
 	if (store_seg_name(name, len, seq, hour, ext) == -1)
 		return -1;
-	return openat(st->dirfd, name, oflags | O_CLOEXEC, 0600);
+	return openat(st->dd.dirfd, name, oflags | O_CLOEXEC, 0600);
 }
 
 /*
@@ -120,10 +120,10 @@ store_writer_resume(struct gw_store *st, const struct store_seg *seg)
 	t.seq = seg->seq;
 	if (snprintf(name, sizeof(name), "%s.idx", seg->stem) < 0)
 		return -1;
-	if ((t.idxfd = openat(st->dirfd, name, O_RDWR | O_CLOEXEC)) == -1)
+	if ((t.idxfd = openat(st->dd.dirfd, name, O_RDWR | O_CLOEXEC)) == -1)
 		return errno == ENOENT ? 0 : -1;
 	memcpy(name + strlen(seg->stem), ".zst", 4);
-	if ((t.datafd = openat(st->dirfd, name, O_RDWR | O_CLOEXEC)) == -1) {
+	if ((t.datafd = openat(st->dd.dirfd, name, O_RDWR | O_CLOEXEC)) == -1) {
 		saved_errno = errno;
 		store_table_fini(&t);
 		errno = saved_errno;
@@ -137,10 +137,10 @@ store_writer_resume(struct gw_store *st, const struct store_seg *seg)
 	}
 	if (!t.have_hdr) {
 		store_table_fini(&t);
-		if (unlinkat(st->dirfd, name, 0) == -1 && errno != ENOENT)
+		if (unlinkat(st->dd.dirfd, name, 0) == -1 && errno != ENOENT)
 			return -1;
 		memcpy(name + strlen(seg->stem), ".idx", 4);
-		if (unlinkat(st->dirfd, name, 0) == -1 && errno != ENOENT)
+		if (unlinkat(st->dd.dirfd, name, 0) == -1 && errno != ENOENT)
 			return -1;
 		return 0;
 	}
@@ -180,7 +180,7 @@ open_seg(struct gw_store *st, uint32_t hour)
 	if (w->seg.idxfd == -1)
 		goto fail;
 	store_hdr_encode(hdr, seq, hour);
-	if (store_pwrite_full(w->seg.idxfd, hdr, sizeof(hdr), 0) == -1)
+	if (gw_pwrite_full(w->seg.idxfd, hdr, sizeof(hdr), 0, NULL) == -1)
 		goto fail;
 	w->seg.seq = seq;
 	w->seg.hour = hour;
@@ -191,8 +191,8 @@ open_seg(struct gw_store *st, uint32_t hour)
 fail:
 	saved_errno = errno;
 	if (w->seg.idxfd != -1)
-		(void)unlinkat(st->dirfd, iname, 0);
-	(void)unlinkat(st->dirfd, zname, 0);
+		(void)unlinkat(st->dd.dirfd, iname, 0);
+	(void)unlinkat(st->dd.dirfd, zname, 0);
 	store_table_fini(&w->seg);
 	errno = saved_errno;
 	return -1;
@@ -296,10 +296,10 @@ write_batch(struct gw_store *st)
 		goto fail;
 	store_frame_encode(rec, &f);
 	/* The record, written second, is the commit point. */
-	if (store_pwrite_full(w->seg.datafd, gw_buf_head(&w->out), w->out.len,
-	        w->seg.data_end) == -1 ||
-	    store_pwrite_full(w->seg.idxfd, rec, sizeof(rec), w->seg.idx_off) ==
-	        -1)
+	if (gw_pwrite_full(w->seg.datafd, gw_buf_head(&w->out), w->out.len,
+	        w->seg.data_end, NULL) == -1 ||
+	    gw_pwrite_full(
+	        w->seg.idxfd, rec, sizeof(rec), w->seg.idx_off, NULL) == -1)
 		goto fail;
 	w->seg.data_end += w->out.len;
 	w->seg.idx_off += sizeof(rec);

@@ -340,6 +340,23 @@ bad:
 }
 
 int
+gw_parse_when(const char *s, uint64_t now_ns, int64_t *us)
+{
+	uint64_t ns;
+
+	if (gw_parse_duration(s, &ns) == 0) {
+		*us = (int64_t)(now_ns - ns) / 1000;
+		return 0;
+	}
+	if (gw_parse_rfc3339(s, &ns) == 0) {
+		*us = (int64_t)(ns / 1000);
+		return 0;
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+int
 gw_parse_size(const char *s, uint64_t *bytes)
 {
 	const char *end, *u;

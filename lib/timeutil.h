@@ -3,7 +3,7 @@
  * Wall-clock time as events carry it: nanoseconds since the Unix epoch,
  * printed as RFC 3339 UTC with microseconds ("2026-11-24T16:08:46.123456Z"),
  * and the duration strings used on command lines and in configs ("1h",
- * "90d", "500ms").
+ * "90d", "500ms"), alone or as an age ("--since 1h").
  */
 #ifndef GW_TIMEUTIL_H
 #define GW_TIMEUTIL_H
@@ -34,6 +34,13 @@ int gw_parse_rfc3339(const char *, uint64_t *ns);
  * (EINVAL, ERANGE).
  */
 int gw_parse_duration(const char *, uint64_t *ns);
+/*
+ * Parses a point in time as command lines give one (--since, --until): a
+ * duration back from <now_ns> ("1h", "30m", "7d") or an RFC 3339 time.
+ * Sets *<us> to µs since the epoch.  Returns 0, or -1 (EINVAL) when <s>
+ * is neither.
+ */
+int gw_parse_when(const char *s, uint64_t now_ns, int64_t *us);
 /*
  * Parses a byte size: a number with an optional k, K, KB, KiB, m, M, MB,
  * MiB, g, G, GB, GiB suffix (all powers of 1024).  Returns 0 or -1.

@@ -157,6 +157,46 @@ TEST(utf8_valid)
 	CHECK(gw_utf8_valid("\x01\n", 2));
 }
 
+/* The edges of Unicode's table 3-7, each side. */
+TEST(utf8_seq)
+{
+	static const struct {
+		const char *s;
+		size_t n, want;
+	} rows[] = {
+		{ "\0", 1, 1 },
+		{ "\x7f", 1, 1 },
+		{ "\x80", 1, 0 },             /* a lone continuation byte */
+		{ "\xc1\xbf", 2, 0 },         /* overlong */
+		{ "\xc2\x80", 2, 2 },         /* U+0080 */
+		{ "\xdf\xbf", 2, 2 },         /* U+07FF */
+		{ "\xc3\x28", 2, 0 },         /* not a continuation */
+		{ "\xc3\xa9", 1, 0 },         /* cut short by <end> */
+		{ "\xe0\x9f\xbf", 3, 0 },     /* overlong */
+		{ "\xe0\xa0\x80", 3, 3 },     /* U+0800 */
+		{ "\xed\x9f\xbf", 3, 3 },     /* U+D7FF */
+		{ "\xed\xa0\x80", 3, 0 },     /* U+D800, a surrogate */
+		{ "\xef\xbf\xbf", 3, 3 },     /* U+FFFF */
+		{ "\xe2\x82\x28", 3, 0 },     /* bad third byte */
+		{ "\xf0\x8f\xbf\xbf", 4, 0 }, /* overlong */
+		{ "\xf0\x90\x80\x80", 4, 4 }, /* U+10000 */
+		{ "\xf4\x8f\xbf\xbf", 4, 4 }, /* U+10FFFF */
+		{ "\xf4\x90\x80\x80", 4, 0 }, /* past U+10FFFF */
+		{ "\xf0\x9f\x98\x80", 3, 0 }, /* cut short by <end> */
+		{ "\xf5\x80\x80\x80", 4, 0 },
+		{ "\xff", 1, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		size_t got = gw_utf8_seq(rows[i].s, rows[i].s + rows[i].n);
+
+		if (got != rows[i].want)
+			fprintf(stderr, "row %zu: %zu, want %zu\n", i, got,
+			    rows[i].want);
+		CHECK(got == rows[i].want);
+	}
+}
+
 TEST(utf8_cut)
 {
 	/* "aé€😀" = 1 + 2 + 3 + 4 bytes */
@@ -373,6 +413,7 @@ main(void)
 	RUN(invalid_utf8_becomes_fffd);
 	RUN(random_bytes_always_parse);
 	RUN(utf8_valid);
+	RUN(utf8_seq);
 	RUN(utf8_cut);
 	RUN(scalars);
 	RUN(base64_rfc4648_vectors);

@@ -276,6 +276,28 @@ TEST(duration_refusals)
 	CHECK(dur_errno("200000d200000d") == ERANGE);
 }
 
+/* --since and --until: an age back from "now", or an RFC 3339 time. */
+TEST(when)
+{
+	const uint64_t now = 1764000000 * SEC + 123456789; /* 2025-11-24 */
+	int64_t us = 42;
+
+	CHECK(gw_parse_when("1h", now, &us) == 0 &&
+	    us == (int64_t)((now - 3600 * SEC) / 1000));
+	CHECK(gw_parse_when("0", now, &us) == 0 && us == (int64_t)(now / 1000));
+	CHECK(gw_parse_when("1d12h", now, &us) == 0 &&
+	    us == (int64_t)((now - 36 * 3600 * SEC) / 1000));
+	CHECK(gw_parse_when("2026-11-24T16:08:46.123456Z", now, &us) == 0 &&
+	    us == 1795536526123456);
+	CHECK(gw_parse_when("2026-11-24T18:08:46+02:00", now, &us) == 0 &&
+	    us == 1795536526000000);
+	us = 42;
+	errno = 0;
+	CHECK(gw_parse_when("yesterday", now, &us) == -1 && errno == EINVAL);
+	CHECK(gw_parse_when("", now, &us) == -1 && errno == EINVAL);
+	CHECK(gw_parse_when("-1h", now, &us) == -1 && us == 42);
+}
+
 TEST(sizes)
 {
 	CHECK(size("512") == 512);
@@ -317,6 +339,7 @@ main(void)
 	RUN(clocks);
 	RUN(durations);
 	RUN(duration_refusals);
+	RUN(when);
 	RUN(sizes);
 	return harness_done();
 }
