@@ -556,17 +556,11 @@ finish(struct dest_conf *d, const struct gw_node *at, const struct gw_node *map,
 			    "%s: address (host:port) is required", d->name);
 			return -1;
 		}
-		if (strcmp(d->transport, "tls") == 0) {
-			gw_opts_node_error(err, node_of(map, "transport", at),
-			    "%s: syslog over TLS is not available yet: use tcp "
-			    "(through a TLS tunnel) or udp",
-			    d->name);
-			return -1;
-		}
 		if (strcmp(d->transport, "tcp") &&
-		    strcmp(d->transport, "udp")) {
+		    strcmp(d->transport, "udp") &&
+		    strcmp(d->transport, "tls")) {
 			gw_opts_node_error(err, node_of(map, "transport", at),
-			    "%s: transport must be tcp or udp", d->name);
+			    "%s: transport must be tcp, tls or udp", d->name);
 			return -1;
 		}
 		break;

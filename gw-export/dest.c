@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +32,17 @@
 #include <unistd.h>
 
 #include "base64.h"
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "curlm.h"
 #include "fmt.h"
 #include "log.h"
 #include "sock.h"
 #include "spool.h"
 #include "timeutil.h"
+#include "tls.h"
 #include "xconf.h"
 #include "xdest.h"
 
@@ -61,6 +67,7 @@ now_ms(void)
 }
 
 static void dest_timer(struct gw_loop *loop, struct gw_timer *t);
+static void syslog_close(struct dest *d);
 
 /* Adds "<name>: <value>" to the destination's request headers. */
 static int
@@ -227,6 +234,11 @@ dest_new(const struct dest_conf *c, struct xport *x, const char *spool_root,
 		}
 		if (c->type != DEST_SYSLOG && headers(d) == -1)
 			goto nomem;
+		if (c->type == DEST_SYSLOG &&
+		    strcmp(c->transport, "tls") == 0 &&
+		    (d->ssl_ctx = gw_tls_client_ctx(
+		         c->ca_file, c->insecure, "ca_file", err)) == NULL)
+			goto fail;
 	}
 	if ((d->fl = calloc((size_t)c->concurrency, sizeof(*d->fl))) == NULL)
 		goto nomem;
@@ -264,10 +276,8 @@ dest_free(struct dest *d)
 		free(d->hdr[i]);
 	fmt_free(d->enc);
 	spool_close(d->sp);
-	if (d->fd != -1) {
-		gw_io_stop(d->x->loop, &d->io);
-		close(d->fd);
-	}
+	syslog_close(d);
+	SSL_CTX_free(d->ssl_ctx);
 	if (d->ffd != 0 && d->ffd != -1)
 		close(d->ffd);
 	gw_buf_fini(&d->out);
@@ -587,9 +597,76 @@ syslog_close(struct dest *d)
 	if (d->fd == -1)
 		return;
 	gw_io_stop(d->x->loop, &d->io);
+	SSL_free(d->ssl);
+	d->ssl = NULL;
+	d->hs_done = 0;
 	close(d->fd);
 	d->fd = -1;
 	d->connected = 0;
+}
+
+/*
+ * Starts TLS on the connected socket: SNI and the certificate checked
+ * against the address's host name (or IP address).  Returns 0 or -1.
+ */
+static int
+tls_start(struct dest *d)
+{
+	char host[256], *colon;
+	X509_VERIFY_PARAM *vp;
+
+	snprintf(host, sizeof(host), "%s", d->c->address);
+	if ((colon = strrchr(host, ':')) != NULL)
+		*colon = '\0';
+	if (host[0] == '[') {
+		memmove(host, host + 1, strlen(host));
+		host[strcspn(host, "]")] = '\0';
+	}
+	if ((d->ssl = SSL_new(d->ssl_ctx)) == NULL ||
+	    SSL_set_fd(d->ssl, d->fd) != 1)
+		return -1;
+	vp = SSL_get0_param(d->ssl);
+	if (X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1) {
+		ERR_clear_error();
+		(void)SSL_set_tlsext_host_name(d->ssl, host);
+		if (SSL_set1_host(d->ssl, host) != 1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Drives the handshake.  Returns 1 when done, 0 when it waits for the
+ * socket (interest set), -1 on failure with <why> filled.
+ */
+static int
+tls_step(struct dest *d, char *why, size_t len)
+{
+	char es[256];
+	long v;
+	int r = SSL_connect(d->ssl);
+
+	if (r == 1)
+		return 1;
+	switch (SSL_get_error(d->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		(void)gw_io_set(d->x->loop, &d->io, GW_READ);
+		return 0;
+	case SSL_ERROR_WANT_WRITE:
+		(void)gw_io_set(d->x->loop, &d->io, GW_WRITE);
+		return 0;
+	default:
+		v = SSL_get_verify_result(d->ssl);
+		if (v != X509_V_OK)
+			snprintf(why, len, "TLS to %.60s: certificate: %.150s",
+			    d->c->address, X509_verify_cert_error_string(v));
+		else {
+			gw_tls_errstr(es, sizeof(es));
+			snprintf(why, len, "TLS to %.60s: %.150s",
+			    d->c->address, es);
+		}
+		return -1;
+	}
 }
 
 static int
@@ -661,6 +738,29 @@ syslog_write(struct dest *d)
 	ssize_t n;
 
 	while (d->out.len > 0) {
+		if (d->ssl != NULL) {
+			int r = SSL_write(d->ssl, gw_buf_head(&d->out),
+			    (int)(d->out.len > INT_MAX ? INT_MAX : d->out.len));
+
+			if (r <= 0) {
+				switch (SSL_get_error(d->ssl, r)) {
+				case SSL_ERROR_WANT_WRITE:
+					(void)gw_io_set(
+					    d->x->loop, &d->io, GW_WRITE);
+					return 0;
+				case SSL_ERROR_WANT_READ:
+					(void)gw_io_set(
+					    d->x->loop, &d->io, GW_READ);
+					return 0;
+				default:
+					ERR_clear_error();
+					errno = ECONNRESET;
+					return -1;
+				}
+			}
+			gw_buf_consume(&d->out, (size_t)r);
+			continue;
+		}
 		n = send(d->fd, gw_buf_head(&d->out), d->out.len, MSG_NOSIGNAL);
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -692,8 +792,37 @@ syslog_io(struct gw_loop *loop, struct gw_io *io, int events)
 			return;
 		}
 		d->connected = 1;
+		if (d->ssl_ctx != NULL && tls_start(d) == -1) {
+			snprintf(buf, sizeof(buf), "TLS to %s: setup failed",
+			    d->c->address);
+			syslog_failed(d, buf);
+			return;
+		}
 	}
-	if (events & GW_READ) {
+	if (d->ssl != NULL && !d->hs_done) {
+		e = tls_step(d, buf, sizeof(buf));
+		if (e == -1) {
+			syslog_failed(d, buf);
+			return;
+		}
+		if (e == 0)
+			return;
+		d->hs_done = 1;
+		events = GW_WRITE;
+	}
+	if ((events & GW_READ) && d->ssl != NULL) {
+		/* A TLS record (or close_notify) from a receiver that never
+		 * talks back means it is closing. */
+		int r = SSL_read(d->ssl, buf, sizeof(buf));
+
+		if (r > 0 || SSL_get_error(d->ssl, r) != SSL_ERROR_WANT_READ) {
+			ERR_clear_error();
+			snprintf(buf, sizeof(buf), "%s closed the connection",
+			    d->c->address);
+			syslog_failed(d, buf);
+			return;
+		}
+	} else if (events & GW_READ) {
 		/* Receivers do not talk back: data or EOF means closed. */
 		if (recv(d->fd, buf, sizeof(buf), MSG_DONTWAIT) != -1 ||
 		    errno != EAGAIN) {
@@ -742,7 +871,7 @@ send_syslog(struct dest *d, struct flight *f)
 		goto fail;
 	f->busy = 1;
 	d->inflight++;
-	if (d->connected) {
+	if (d->connected && (d->ssl_ctx == NULL || d->hs_done)) {
 		r = syslog_write(d);
 		if (r == 1)
 			syslog_sent(d);

@@ -56,6 +56,9 @@ struct dest {
 	/* syslog */
 	int fd;
 	int connected;
+	struct ssl_ctx_st *ssl_ctx; /* syslog over TLS */
+	struct ssl_st *ssl;
+	int hs_done;
 	struct gw_io io;
 	struct gw_buf out;
 	/* file */

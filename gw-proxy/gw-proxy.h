@@ -401,7 +401,6 @@ int http_write_error(
 
 /* tls.c */
 int tls_server_init(struct pconf *, struct gw_error *);
-SSL_CTX *tls_client_ctx(const char *ca_file, int insecure, struct gw_error *);
 void tls_conf_free(struct pconf *);
 ssize_t pio_read(struct pio *, void *, size_t);
 ssize_t pio_write(struct pio *, const void *, size_t);

@@ -14,18 +14,7 @@
 
 #include "gw-proxy.h"
 #include "log.h"
-
-static void
-ssl_errstr(char *buf, size_t len)
-{
-	unsigned long e = ERR_get_error();
-
-	if (e == 0)
-		snprintf(buf, len, "unknown TLS error");
-	else
-		ERR_error_string_n(e, buf, len);
-	ERR_clear_error();
-}
+#include "tls.h"
 
 /*
  * Chooses the certificate whose names match the client's SNI; the first
@@ -63,7 +52,7 @@ server_ctx(
 
 	ctx = SSL_CTX_new(TLS_server_method());
 	if (ctx == NULL) {
-		ssl_errstr(es, sizeof(es));
+		gw_tls_errstr(es, sizeof(es));
 		gw_error_set(err, NULL, 0, 0, "TLS: %s", es);
 		return NULL;
 	}
@@ -75,13 +64,13 @@ server_ctx(
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 	        SSL_OP_NO_COMPRESSION);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-		ssl_errstr(es, sizeof(es));
+		gw_tls_errstr(es, sizeof(es));
 		gw_error_set(err, NULL, 0, 0,
 		    "--tls-cert %s: cannot load certificate: %s", cert, es);
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-		ssl_errstr(es, sizeof(es));
+		gw_tls_errstr(es, sizeof(es));
 		gw_error_set(err, NULL, 0, 0,
 		    "--tls-key %s: cannot load private key: %s", key, es);
 		goto fail;
@@ -145,46 +134,6 @@ tls_conf_free(struct pconf *pc)
 	free(pc->certs);
 	pc->certs = NULL;
 	pc->n_certs = 0;
-}
-
-/*
- * Returns a client context for https upstreams: TLS 1.2+, peer
- * verification against the system store or <ca_file>, unless <insecure>.
- * NULL with <err> set on failure.
- */
-SSL_CTX *
-tls_client_ctx(const char *ca_file, int insecure, struct gw_error *err)
-{
-	char es[256];
-	SSL_CTX *ctx;
-
-	ctx = SSL_CTX_new(TLS_client_method());
-	if (ctx == NULL) {
-		ssl_errstr(es, sizeof(es));
-		gw_error_set(err, NULL, 0, 0, "TLS: %s", es);
-		return NULL;
-	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_mode(ctx,
-	    SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-	        SSL_MODE_ENABLE_PARTIAL_WRITE);
-	if (insecure) {
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-		return ctx;
-	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if (ca_file != NULL) {
-		if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
-			ssl_errstr(es, sizeof(es));
-			gw_error_set(err, NULL, 0, 0,
-			    "--upstream-ca %s: cannot load: %s", ca_file, es);
-			SSL_CTX_free(ctx);
-			return NULL;
-		}
-	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-		ERR_clear_error();
-	}
-	return ctx;
 }
 
 /*

@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "gw-proxy.h"
+#include "tls.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -154,8 +155,8 @@ upstream_get(const char *url, struct pconf *pc, struct gw_error *err)
 	}
 	gw_addr_str(&up->addr, up->hostport, GW_ADDRSTRLEN);
 	if (up->tls) {
-		up->ssl_ctx = tls_client_ctx(
-		    pc->o.upstream_ca, pc->o.upstream_insecure, err);
+		up->ssl_ctx = gw_tls_client_ctx(pc->o.upstream_ca,
+		    pc->o.upstream_insecure, "--upstream-ca", err);
 		if (up->ssl_ctx == NULL)
 			goto fail;
 	}

@@ -334,3 +334,43 @@ EOF
 	DD_API_KEY=wrong run -69 "$EXP" test dd --config "$T/export.yml"
 	[[ $output == *"403"* ]] || fail "$output"
 }
+
+@test "syslog over TLS: the certificate is verified, and the frames arrive whole" {
+	local port
+	port=$(free_port)
+	make_ca
+	make_cert logs IP:127.0.0.1
+	# s_server ends its connection when its stdin ends: keep it open.
+	sleep 30 | openssl s_server -accept "127.0.0.1:$port" \
+	    -cert "$T/logs.pem" -key "$T/logs.key" -quiet \
+	    >"$T/tls.out" 2>"$T/tls.err" 3>&- &
+	track $!
+	wait_for 10 connectable "$port" || fail "s_server: $(cat "$T/tls.err")"
+	cat >"$T/export.yml" <<EOF2
+spool: $T/spool
+destinations:
+  sys:
+    type: syslog
+    address: 127.0.0.1:$port
+    transport: tls
+    ca_file: $T/ca.pem
+    batch_wait: 50ms
+EOF2
+	events 200 >"$T/ev.ndjson"
+	run "$EXP" --config "$T/export.yml" "$T/ev.ndjson"
+	[ "$status" -eq 0 ] || fail "$output"
+	wait_for 10 test "$(grep -o '<1[0-9][0-9]>1 ' "$T/tls.out" | wc -l)" -ge 200 ||
+	    fail "$(grep -o '<1[0-9][0-9]>1 ' "$T/tls.out" | wc -l) frames: $output"
+	# A certificate the CA did not sign is refused; the events stay spooled.
+	port=$(free_port)
+	sleep 30 | openssl s_server -accept "127.0.0.1:$port" \
+	    -cert "$T/logs.pem" -key "$T/logs.key" -quiet \
+	    >/dev/null 2>&1 3>&- &
+	track $!
+	wait_for 10 connectable "$port"
+	sed -i "s/address: .*/address: 127.0.0.1:$port/; s#ca_file: .*#ca_file: $T/logs.pem#" "$T/export.yml"
+	rm -rf "$T/spool"
+	run -75 "$EXP" --config "$T/export.yml" --drain-timeout 3s "$T/ev.ndjson"
+	[[ $output == *"certificate"* ]] || fail "$output"
+	[[ $output == *"spooled=200"* ]] || fail "$output"
+}
