@@ -17,6 +17,7 @@
 
 #include "json.h"
 #include "monitor.h"
+#include "yamlpos.h"
 
 /* Nesting of conditions; Datadog templates use one or two. */
 #define MT_MAX_DEPTH 16
@@ -423,185 +424,20 @@ mtemplate_render(const struct mtemplate *t, const struct mt_vars *v,
 
 /* Positions inside YAML scalars. */
 
-/* Bytes of the UTF-8 sequence that starts with <c> (1 for a stray byte). */
-static size_t
-u8len(unsigned char c)
-{
-	if (c >= 0xf0)
-		return 4;
-	if (c >= 0xe0)
-		return 3;
-	if (c >= 0xc0)
-		return 2;
-	return 1;
-}
-
-/* Bytes of the UTF-8 form of code point <cp>. */
-static size_t
-cplen(unsigned long cp)
-{
-	return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-}
-
-/* Bytes a double-quoted escape at <p> (after the '\\') decodes to. */
-static size_t
-escape_len(const char *p, const char *end, size_t *consumed)
-{
-	unsigned long cp = 0;
-	size_t n = 0, k;
-
-	switch (*p) {
-	case 'x':
-		n = 2;
-		break;
-	case 'u':
-		n = 4;
-		break;
-	case 'U':
-		n = 8;
-		break;
-	case 'N': /* U+0085 */
-	case '_': /* U+00A0 */
-		*consumed = 1;
-		return 2;
-	case 'L': /* U+2028 */
-	case 'P': /* U+2029 */
-		*consumed = 1;
-		return 3;
-	default:
-		*consumed = 1;
-		return 1;
-	}
-	for (k = 1; k <= n && p + k < end; k++) {
-		char c = p[k];
-
-		cp = cp * 16 +
-		    (unsigned long)(c >= 'a' ? c - 'a' + 10
-		            : c >= 'A'       ? c - 'A' + 10
-		                             : c - '0');
-	}
-	*consumed = 1 + n;
-	return cplen(cp);
-}
-
 void
 mtemplate_node_pos(const struct gw_node *n, size_t off, int *line, int *col)
 {
-	const char *p, *end, *s = n->str;
-	size_t len, at, k, skip, dec;
-	char *text = NULL, q;
-	int l, c, indent, first;
+	struct gw_yaml_text yt;
+	size_t len;
+	char *text;
 
 	*line = n->line;
 	*col = n->col;
-	if (n->file == NULL || n->line <= 0 || n->col <= 0 || s == NULL)
+	if (n->file == NULL || n->line <= 0 ||
+	    (text = gw_read_file(n->file, GW_OPTS_MAX_FILE, &len)) == NULL)
 		return;
-	if (off > strlen(s))
-		off = strlen(s);
-	if ((text = gw_read_file(n->file, GW_OPTS_MAX_FILE, &len)) == NULL)
-		return;
-	end = text + len;
-	p = text;
-	for (l = 1; l < n->line && p < end; p++)
-		if (*p == '\n')
-			l++;
-	for (c = 1; c < n->col && p < end && *p != '\n'; c++)
-		p += u8len((unsigned char)*p);
-	if (p >= end)
-		goto out;
-	q = *p;
-	if (q == '|' || q == '>') {
-		/*
-		 * Block scalar: its lines follow at one indentation, each
-		 * taking its length plus one separator ('\n' or, folded, a
-		 * space) of the string.
-		 */
-		const char *ls, *le;
-		size_t pos = 0, tl;
-
-		indent = -1;
-		while (p < end && *p != '\n')
-			p++;
-		for (l = n->line; p < end; p = le) {
-			ls = ++p;
-			l++;
-			for (first = 0; p < end && *p == ' '; p++)
-				first++;
-			for (le = p; le < end && *le != '\n'; le++)
-				;
-			if (le == p) { /* a blank line */
-				pos++;
-				continue;
-			}
-			if (indent < 0)
-				indent = first;
-			if (first < indent)
-				break;
-			tl = (size_t)(le - (ls + indent));
-			if (off <= pos + tl) {
-				*line = l;
-				*col = indent + 1;
-				for (k = 0; k < off - pos;
-				     k += u8len((unsigned char)ls[indent + k]))
-					(*col)++;
-				break;
-			}
-			pos += tl + 1;
-		}
-		goto out;
-	}
-	/* Flow scalar: walk it, counting the bytes each piece decodes to. */
-	l = n->line;
-	c = n->col;
-	if (q == '"' || q == '\'') {
-		p++;
-		c++;
-	} else
-		q = 0;
-	for (at = 0; at < off && p < end;) {
-		if (*p == '\n') {
-			/* A line break and the next line's indentation fold
-			 * into one space. */
-			p++;
-			l++;
-			c = 1;
-			while (p < end && (*p == ' ' || *p == '\t')) {
-				p++;
-				c++;
-			}
-			at++;
-			continue;
-		}
-		if (q == '"' && *p == '\\' && p + 1 < end) {
-			if (p[1] == '\n') {
-				p += 2;
-				l++;
-				c = 1;
-				while (p < end && (*p == ' ' || *p == '\t')) {
-					p++;
-					c++;
-				}
-				continue;
-			}
-			dec = escape_len(p + 1, end, &skip);
-			p += 1 + skip;
-			c += 1 + (int)skip;
-			at += dec;
-			continue;
-		}
-		if (q == '\'' && *p == '\'' && p + 1 < end && p[1] == '\'') {
-			p += 2;
-			c += 2;
-			at++;
-			continue;
-		}
-		k = u8len((unsigned char)*p);
-		p += k;
-		c++;
-		at += k;
-	}
-	*line = l;
-	*col = c;
-out:
+	if (gw_yaml_text_init(&yt, text, len) == 0)
+		gw_yaml_scalar_pos(&yt, n, off, line, col);
+	gw_yaml_text_fini(&yt);
 	free(text);
 }
