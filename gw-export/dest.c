@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,6 +69,7 @@ now_ms(void)
 
 static void dest_timer(struct gw_loop *loop, struct gw_timer *t);
 static void syslog_close(struct dest *d);
+static void syslog_linger(struct dest *d);
 
 /* Adds "<name>: <value>" to the destination's request headers. */
 static int
@@ -276,6 +278,7 @@ dest_free(struct dest *d)
 		free(d->hdr[i]);
 	fmt_free(d->enc);
 	spool_close(d->sp);
+	syslog_linger(d);
 	syslog_close(d);
 	SSL_CTX_free(d->ssl_ctx);
 	if (d->ffd != 0 && d->ffd != -1)
@@ -603,6 +606,38 @@ syslog_close(struct dest *d)
 	close(d->fd);
 	d->fd = -1;
 	d->connected = 0;
+}
+
+/*
+ * At exit: a stream receiver has acknowledged nothing, so the connection
+ * is closed the way that keeps what was written.  TLS says close_notify;
+ * then our side is shut and the peer's end is awaited (at most 2 s), so
+ * that it has read everything before the socket goes: closing with its
+ * bytes unread (TLS 1.3 session tickets) would send a reset, and a reset
+ * makes the peer drop what it had not read yet.
+ */
+static void
+syslog_linger(struct dest *d)
+{
+	struct timeval tv = { 2, 0 };
+	char buf[4096];
+	int flags;
+
+	if (d->fd == -1 || !d->connected || strcmp(d->c->transport, "udp") == 0)
+		return;
+	flags = fcntl(d->fd, F_GETFL);
+	if (flags != -1)
+		(void)fcntl(d->fd, F_SETFL, flags & ~O_NONBLOCK);
+	(void)setsockopt(d->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(d->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (d->ssl != NULL && d->hs_done) {
+		(void)SSL_shutdown(d->ssl);
+		ERR_clear_error();
+	}
+	if (shutdown(d->fd, SHUT_WR) == -1)
+		return;
+	while (recv(d->fd, buf, sizeof(buf), 0) > 0)
+		;
 }
 
 /*
