@@ -347,17 +347,31 @@ arm(struct dest *d, uint64_t ms)
 		gw_warn("%s: cannot arm a timer: out of memory", d->c->name);
 }
 
-/* The batch failed in a way worth retrying: give it back, wait. */
+/*
+ * The batch failed in a way worth retrying: give it back, wait.  The
+ * requests in flight when the destination went down fail together; they
+ * are one failure, not one each, or the backoff would grow with the
+ * concurrency instead of with the outage.
+ */
 static void
 retry(struct dest *d, struct flight *f, uint64_t at_least_ms, const char *why)
 {
-	uint64_t wait = backoff_ms(++d->failures);
+	uint64_t now = now_ms(), wait;
 
-	if (wait < at_least_ms)
-		wait = at_least_ms;
 	spool_release(d->sp, &f->sb);
 	d->retried += f->sb.count;
-	d->retry_at = now_ms() + wait;
+	if (d->retry_at > now) {
+		/* Already waiting for this outage; a Retry-After may extend. */
+		if (now + at_least_ms > d->retry_at) {
+			d->retry_at = now + at_least_ms;
+			arm(d, at_least_ms);
+		}
+		return;
+	}
+	wait = backoff_ms(++d->failures);
+	if (wait < at_least_ms)
+		wait = at_least_ms;
+	d->retry_at = now + wait;
 	if (d->failures == 1 || d->failures % 10 == 0)
 		gw_warn("%s: %s; retrying in %llu ms (attempt %u; the events "
 		        "wait in the spool)",
