@@ -99,7 +99,8 @@ void list_header(FILE *f, const struct cap_style *st);
 int stats_main(struct capconf *, struct gw_query *q);
 
 /* style.c */
-void cap_style_init(struct cap_style *, FILE *f, int force_color);
+/* Colours on a TTY unless NO_COLOR, or as --color (c) says. */
+void cap_style_init(struct cap_style *, FILE *f, const struct capconf *c);
 const char *cap_status_color(const struct cap_style *, int status);
 const char *cap_reason(int status);
 /* "312µs", "45.1ms", "2.31s"; "-" when unknown (< 0). */

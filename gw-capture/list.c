@@ -40,15 +40,6 @@ format_of(const char *s, int allow_json, enum out_format *f)
 	return 0;
 }
 
-static void
-style(struct cap_style *st, const struct capconf *c)
-{
-	cap_style_init(st, stdout, c->force_color);
-	if (c->no_color)
-		st->bold = st->dim = st->reset = st->red = st->yellow =
-		    st->green = st->cyan = "";
-}
-
 /* Column widths: time, client, method, host, status, duration, error. */
 #define W_TIME   23
 #define W_IP     15
@@ -184,10 +175,9 @@ wanted(const struct capconf *c, const struct gw_query *q,
 }
 
 static int
-print_one(const struct capconf *c, enum out_format f, struct gw_store_cur *cur,
-    const char *line, size_t len, const struct cap_style *st, int first)
+print_one(enum out_format f, struct gw_store_cur *cur, const char *line,
+    size_t len, const struct cap_style *st, int first)
 {
-	(void)c;
 	if (line == NULL && gw_store_cur_line(cur, &line, &len) == -1)
 		return errno == EBADMSG ? 0 : -1;
 	switch (f) {
@@ -223,7 +213,7 @@ list_main(struct capconf *c, struct gw_query *q)
 		gw_error("list: --format must be table, ndjson or json");
 		return EX_USAGE;
 	}
-	style(&st, c);
+	cap_style_init(&st, stdout, c);
 	if ((s = cap_open_store(c, 0)) == NULL)
 		return EX_IOERR;
 	cur = gw_store_cur_new(s, c->since_us, c->until_us, GW_CUR_REVERSE);
@@ -246,7 +236,7 @@ list_main(struct capconf *c, struct gw_query *q)
 		r = wanted(c, q, cur, sum, &line, &len);
 		if (r == 0)
 			continue;
-		if (r == -1 || print_one(c, f, cur, line, len, &st, n == 0)) {
+		if (r == -1 || print_one(f, cur, line, len, &st, n == 0)) {
 			gw_error("list: %s: %s", c->store, strerror(errno));
 			rc = EX_IOERR;
 			break;
@@ -294,7 +284,7 @@ tail_main(struct capconf *c, struct gw_query *q)
 		gw_error("tail: --format must be table or ndjson");
 		return EX_USAGE;
 	}
-	style(&st, c);
+	cap_style_init(&st, stdout, c);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
 	sigaction(SIGINT, &sa, NULL);
@@ -326,7 +316,7 @@ tail_main(struct capconf *c, struct gw_query *q)
 			continue;
 		}
 		r = wanted(c, q, cur, sum, &line, &len);
-		if (r == 1 && print_one(c, f, cur, line, len, &st, 0) == -1)
+		if (r == 1 && print_one(f, cur, line, len, &st, 0) == -1)
 			r = -1;
 		if (r == -1) {
 			gw_error("tail: %s: %s", c->store, strerror(errno));

@@ -452,11 +452,7 @@ show_main(struct capconf *c, const char *id)
 		gw_error("show: %s: %s", c->store, strerror(errno));
 		return EX_IOERR;
 	}
-	cap_style_init(&st, stdout, c->force_color);
-	if (c->no_color)
-		cap_style_init(&st, stdout, 0),
-		    st.bold = st.dim = st.reset = st.red = st.yellow =
-		        st.green = st.cyan = "";
+	cap_style_init(&st, stdout, c);
 	r = show_event(stdout, line, len, f, &st);
 	free(line);
 	if (r == -1) {

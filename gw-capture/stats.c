@@ -404,9 +404,7 @@ stats_main(struct capconf *c, struct gw_query *q)
 		gw_error("stats: --format must be table, ndjson or json");
 		return EX_USAGE;
 	}
-	cap_style_init(&st, stdout, c->force_color);
-	if (c->no_color)
-		st.bold = st.reset = st.red = "";
+	cap_style_init(&st, stdout, c);
 	memset(&S, 0, sizeof(S));
 	if ((s = cap_open_store(c, 0)) == NULL)
 		return EX_IOERR;

@@ -14,7 +14,7 @@
 #include "base64.h"
 
 void
-cap_style_init(struct cap_style *st, FILE *f, int force_color)
+cap_style_init(struct cap_style *st, FILE *f, const struct capconf *c)
 {
 	struct winsize ws;
 	const char *nc = getenv("NO_COLOR");
@@ -26,7 +26,8 @@ cap_style_init(struct cap_style *st, FILE *f, int force_color)
 		st->width = ws.ws_col;
 	else if (st->tty)
 		st->width = 80;
-	if ((st->tty && (nc == NULL || nc[0] == '\0')) || force_color) {
+	if (!c->no_color &&
+	    ((st->tty && (nc == NULL || nc[0] == '\0')) || c->force_color)) {
 		st->bold = "\033[1m";
 		st->dim = "\033[2m";
 		st->reset = "\033[0m";

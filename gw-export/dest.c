@@ -455,7 +455,6 @@ http_done(void *arg, const struct gw_http_res *res)
 	if (res->curl_code == 0 && res->status >= 200 && res->status < 300) {
 		spool_ack(d->sp, &f->sb);
 		d->sent += f->n;
-		d->skipped += f->sb.count - f->n;
 		d->failures = 0;
 		/* After a 413, grow back slowly towards the configured size. */
 		if (d->max_events < (size_t)d->c->batch_events)
@@ -761,7 +760,6 @@ syslog_sent(struct dest *d)
 
 	spool_ack(d->sp, &f->sb);
 	d->sent += f->n;
-	d->skipped += f->sb.count - f->n;
 	d->failures = 0;
 	gw_buf_reset(&d->out);
 	done(d, f);
@@ -1116,7 +1114,6 @@ dest_pump(struct dest *d)
 		if (f->n == 0) {
 			/* Every event was too old to send. */
 			spool_ack(d->sp, &f->sb);
-			d->skipped += f->sb.count;
 			continue;
 		}
 		if (d->c->type == DEST_SYSLOG) {

@@ -68,7 +68,7 @@ struct dest {
 	int last_status;
 	char last_answer[512];
 	/* counters */
-	uint64_t sent, retried, dead, too_old, unencodable, skipped, requests;
+	uint64_t sent, retried, dead, too_old, unencodable, requests;
 };
 
 struct dest_counts {

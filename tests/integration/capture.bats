@@ -94,6 +94,9 @@ gen_events() {
 	grep -q '/api/status/404' "$T/t"
 	grep -q 'ev_' "$T/t"
 	! grep -q $'\033' "$T/t" # no colours on a pipe
+	"$CAP" list --store "$STORE" --color always --limit 1 | grep -q $'\033'
+	NO_COLOR= "$CAP" list --store "$STORE" --color never --limit 1 |
+	    { ! grep -q $'\033'; }
 	# json: one array.
 	[ "$("$CAP" list --store "$STORE" --format json | jq length)" -eq 26 ]
 	# --since in the future finds nothing; a syntax error names the column.
@@ -104,7 +107,8 @@ gen_events() {
 	kill -TERM "$LAST_PID"
 	wait_for 10 gone "$CAP_PID" || fail "gw-capture did not exit"
 	wait "$CAP_PID"
-	grep -q '26 stored\|stored' "$T/capture.err"
+	grep -q ' stored, 0 not JSON objects, 0 too long, 0 not stored' \
+	    "$T/capture.err" || fail "$(cat "$T/capture.err")"
 }
 
 @test "show: pretty, json, raw, har, and a curl command that reproduces the request" {
