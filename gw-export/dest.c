@@ -488,7 +488,7 @@ http_done(void *arg, const struct gw_http_res *res)
 		if (!d->stopped)
 			gw_error("%s: %d from %s: the %s was refused; sending "
 			         "to %s stopped (its spool keeps every event; "
-			         "fix the key and restart gw-export): %.*s",
+			         "fix the key and send gw-export SIGHUP): %.*s",
 			    d->c->name, res->status, d->c->url,
 			    d->c->type == DEST_DATADOG ? "API key"
 			                               : "credential",
@@ -1064,7 +1064,7 @@ dest_pump(struct dest *d)
 	size_t max_flight;
 	int r;
 
-	if (d->stopped || d->pumping)
+	if (d->stopped || d->pumping || d->x->hold)
 		return;
 	if (d->retry_at > now) {
 		arm(d, d->retry_at - now);

@@ -117,13 +117,18 @@ static const char about[] =
     "Commands:\n"
     "  gw-export --config FILE [EVENTS...]     ship events\n"
     "  gw-export test NAME --config FILE       send one test event to a\n"
-    "                                          destination, print the answer\n"
+    "                                          destination, or a test alert\n"
+    "                                          to a channel; print the answer\n"
     "  gw-export monitors --dry-run --config FILE EVENTS...\n"
     "                                          print when each monitor would\n"
     "                                          have fired\n"
     "\n"
+    "Signals: SIGHUP reloads export.yml (an invalid file changes\n"
+    "nothing); SIGUSR1 prints the stats lines; SIGTERM and SIGINT stop\n"
+    "reading and wait 5s for deliveries (the rest stays spooled).\n"
+    "\n"
     "Exit status: 0 all delivered, 64 usage, 65 bad input lines, 66 an\n"
-    "input cannot be opened, 69 a destination refused (test), 70 internal,\n"
+    "input cannot be opened, 69 the test was refused, 70 internal,\n"
     "74 I/O, 75 events left in a spool at exit (sent by the next run),\n"
     "78 invalid configuration.\n";
 
@@ -135,6 +140,12 @@ static struct {
 	size_t nd;
 	struct monitors *mon;
 	int live; /* stdin from a pipeline: monitors follow the clock */
+
+	/* SIGHUP: the configuration that takes over once nothing is in
+	 * flight */
+	struct export_conf *next_conf;
+	struct monitors *next_mon;
+	int reloading;
 
 	/* input */
 	char **files;
@@ -148,6 +159,7 @@ static struct {
 	char store_skip_id[40];
 	int paused, input_done, stopping;
 	struct gw_timer step_timer, drain_timer, stats_timer, tick_timer;
+	struct gw_timer reload_timer;
 	uint64_t lines, bad, events;
 	int rc;
 
@@ -386,11 +398,14 @@ schedule_step(void)
 	(void)gw_timer_set(G.x.loop, &G.step_timer, 0);
 }
 
+static void reload_check(void);
+
 void
 xport_progress(struct xport *x)
 {
 	(void)x;
-	if (G.paused && room_ok()) {
+	reload_check();
+	if (G.paused && !G.reloading && room_ok()) {
 		G.paused = 0;
 		schedule_step();
 	}
@@ -525,7 +540,7 @@ input_step(void)
 
 	if (G.input_done || G.stopping)
 		return;
-	if (!room_ok()) {
+	if (G.reloading || !room_ok()) {
 		G.paused = 1;
 		if (G.in_watching) {
 			gw_io_stop(G.x.loop, &G.in_io);
@@ -598,6 +613,7 @@ on_step(struct gw_loop *loop, struct gw_timer *t)
 
 struct pending_note {
 	struct notification n;
+	char *channel; /* outlives a reload of the channels */
 	char **hdrs;
 	int tries;
 	struct gw_timer timer;
@@ -614,6 +630,7 @@ note_free(struct pending_note *p)
 		free(p->hdrs[i]);
 	free(p->hdrs);
 	notification_fini(&p->n);
+	free(p->channel);
 	free(p);
 }
 
@@ -693,6 +710,11 @@ on_alert(void *arg, const struct monitor_alert *a)
 			free(p);
 			continue;
 		}
+		if ((p->channel = strdup(p->n.channel)) == NULL) {
+			note_free(p);
+			continue;
+		}
+		p->n.channel = p->channel;
 		p->hdrs = calloc(p->n.nheaders + 1, sizeof(*p->hdrs));
 		for (j = 0; p->hdrs != NULL && j < p->n.nheaders; j++)
 			if (asprintf(&p->hdrs[j], "%s: %s",
@@ -707,6 +729,8 @@ static void
 on_tick(struct gw_loop *loop, struct gw_timer *t)
 {
 	(void)loop;
+	if (G.mon == NULL)
+		return;
 	monitor_tick(G.mon, (int64_t)(gw_now_ns() / 1000));
 	(void)gw_timer_set(G.x.loop, t, 1000);
 }
@@ -749,17 +773,24 @@ on_drain_timeout(struct gw_loop *loop, struct gw_timer *t)
 	gw_loop_stop(loop);
 }
 
+static void reload_begin(void);
+static void reload_cancel(void);
+static void on_reload(struct gw_loop *loop, struct gw_timer *t);
+
 static void
 on_signal(struct gw_loop *loop, int signo, void *arg)
 {
 	(void)arg;
 	if (signo == SIGHUP) {
-		gw_warn(
-		    "SIGHUP: gw-export does not reload; restart it to use a "
-		    "new configuration (nothing is lost: the spools keep "
-		    "everything)");
+		if (!G.stopping)
+			reload_begin();
 		return;
 	}
+	if (signo == SIGUSR1) {
+		stats_line("stats");
+		return;
+	}
+	reload_cancel();
 	if (G.stopping) {
 		gw_loop_stop(loop);
 		return;
@@ -856,6 +887,123 @@ test_dest(const struct dest_conf *c)
 	return EX_OK;
 }
 
+/* gw-export test CHANNEL: one notification, sent once, its answer shown. */
+struct chan_test {
+	struct notification n;
+	char **hdrs;
+	int built, done, ok;
+};
+
+static void
+chan_test_note(void *arg, const struct monitor_alert *a)
+{
+	struct chan_test *ct = arg;
+	size_t j;
+
+	ct->built = notify_request(a->channels[0], a, &ct->n) == 0;
+	if (!ct->built)
+		return;
+	ct->hdrs = calloc(ct->n.nheaders + 1, sizeof(*ct->hdrs));
+	for (j = 0; ct->hdrs != NULL && j < ct->n.nheaders; j++)
+		if (asprintf(&ct->hdrs[j], "%s: %s", ct->n.headers[j].name,
+		        ct->n.headers[j].value) == -1)
+			ct->hdrs[j] = NULL;
+}
+
+static void
+chan_test_done(void *arg, const struct gw_http_res *res)
+{
+	struct chan_test *ct = arg;
+	size_t n = res->body_len < 400 ? res->body_len : 400;
+
+	ct->done = 1;
+	ct->ok = res->status >= 200 && res->status < 300;
+	if (res->status != 0)
+		printf("%s: %s %s: %d %.*s\n", ct->n.channel, ct->n.method,
+		    ct->n.url, res->status, (int)n, res->body);
+	else
+		printf("%s: %s %s: %s\n", ct->n.channel, ct->n.method,
+		    ct->n.url, res->error);
+	gw_loop_stop(G.x.loop);
+}
+
+static int
+chan_test_send(
+    struct monitors *ms, struct monitor_channel *ch, enum monitor_state to)
+{
+	struct chan_test ct;
+	struct gw_http_req rq;
+	size_t j;
+	int ok;
+
+	memset(&ct, 0, sizeof(ct));
+	if (monitor_test_alert(ms, ch, to, chan_test_note, &ct) == -1 ||
+	    !ct.built || ct.hdrs == NULL) {
+		gw_error("test: %s: out of memory", notify_channel_name(ch));
+		notification_fini(&ct.n);
+		free(ct.hdrs);
+		return -1;
+	}
+	memset(&rq, 0, sizeof(rq));
+	rq.method = ct.n.method;
+	rq.url = ct.n.url;
+	rq.headers = (const char *const *)ct.hdrs;
+	rq.body = gw_buf_head(&ct.n.body);
+	rq.body_len = ct.n.body.len;
+	rq.timeout_ms = 15000;
+	rq.max_response = 2048;
+	rq.keep_body = 1;
+	if (gw_curlm_start(G.x.curl, &rq, chan_test_done, &ct) == 0)
+		gw_loop_run(G.x.loop);
+	else
+		gw_error("test: %s: %s", ct.n.channel, strerror(errno));
+	ok = ct.done && ct.ok;
+	for (j = 0; j < ct.n.nheaders; j++)
+		free(ct.hdrs[j]);
+	free(ct.hdrs);
+	notification_fini(&ct.n);
+	return ok ? 0 : -1;
+}
+
+/*
+ * Sends channel <name> a test alert, and for PagerDuty the recovery that
+ * resolves the incident it opened.  EX_UNAVAILABLE when it was refused.
+ */
+static int
+test_channel(const char *name)
+{
+	struct monitor_opts mo;
+	struct monitor_channel *ch;
+	struct monitors *ms;
+	struct gw_error err;
+	char msg[800];
+	int rc = EX_OK;
+
+	memset(&mo, 0, sizeof(mo));
+	memset(&err, 0, sizeof(err));
+	ms = monitor_load(G.conf->monitors, G.conf->channels, &mo, &err);
+	if (ms == NULL) {
+		gw_error_format(&err, msg, sizeof(msg));
+		gw_error("%s", msg);
+		return EX_CONFIG;
+	}
+	if ((ch = monitor_channel_find(ms, name)) == NULL) {
+		gw_error("test: no destination or channel named '%s' in %s",
+		    name, G.o.config);
+		monitor_free(ms);
+		return EX_USAGE;
+	}
+	if (chan_test_send(ms, ch, MON_ALERT) == -1 ||
+	    (notify_channel_type(ch) == CH_PAGERDUTY &&
+	        chan_test_send(ms, ch, MON_OK) == -1)) {
+		printf("%s: the test notification was not delivered\n", name);
+		rc = EX_UNAVAILABLE;
+	} else
+		printf("%s: the test notification was delivered\n", name);
+	monitor_free(ms);
+	return rc;
+}
+
 static int
 rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -884,9 +1032,11 @@ setup_loop(void)
 	gw_timer_init(&G.drain_timer, on_drain_timeout, NULL);
 	gw_timer_init(&G.stats_timer, on_stats, NULL);
 	gw_timer_init(&G.tick_timer, on_tick, NULL);
+	gw_timer_init(&G.reload_timer, on_reload, NULL);
 	if (gw_loop_signal(G.x.loop, SIGTERM, on_signal, NULL) == -1 ||
 	    gw_loop_signal(G.x.loop, SIGINT, on_signal, NULL) == -1 ||
-	    gw_loop_signal(G.x.loop, SIGHUP, on_signal, NULL) == -1) {
+	    gw_loop_signal(G.x.loop, SIGHUP, on_signal, NULL) == -1 ||
+	    gw_loop_signal(G.x.loop, SIGUSR1, on_signal, NULL) == -1) {
 		gw_error("signals: %s", strerror(errno));
 		return EX_SOFTWARE;
 	}
@@ -919,27 +1069,215 @@ open_dests(const char *only)
 	return EX_OK;
 }
 
+/* The monitors of <c> into *<out> (NULL when it has none). */
 static int
-load_monitors(unsigned flags, monitor_notify_fn *fn, void *arg)
+load_monitors(const struct export_conf *c, unsigned flags,
+    monitor_notify_fn *fn, struct monitors **out)
 {
 	struct monitor_opts mo;
 	struct gw_error err;
 	char msg[800];
 
-	if (G.conf->monitors == NULL)
+	*out = NULL;
+	if (c->monitors == NULL)
 		return EX_OK;
 	memset(&mo, 0, sizeof(mo));
 	memset(&err, 0, sizeof(err));
 	mo.notify = fn;
-	mo.arg = arg;
+	mo.arg = fn == monitor_print ? (void *)stdout : NULL;
 	mo.flags = flags;
-	G.mon = monitor_load(G.conf->monitors, G.conf->channels, &mo, &err);
-	if (G.mon == NULL) {
+	*out = monitor_load(c->monitors, c->channels, &mo, &err);
+	if (*out == NULL) {
 		gw_error_format(&err, msg, sizeof(msg));
 		gw_error("%s", msg);
 		return EX_CONFIG;
 	}
 	return EX_OK;
+}
+
+/* ---- reload (SIGHUP) ------------------------------------------------------ */
+
+/*
+ * SIGHUP reads export.yml again.  An invalid file changes nothing (the
+ * error names file:line:col and the running configuration goes on).  A
+ * valid one takes over once the requests in flight are answered: input
+ * pauses, no request starts, then every destination is closed (its
+ * spool keeps what is not delivered) and opened again from the new
+ * configuration, so a fixed API key or a new URL takes effect and a
+ * destination stopped by a 401 tries again.  Monitors that count the
+ * same thing over the same window keep their windows and states.
+ */
+static void
+reload_begin(void)
+{
+	struct gw_error err;
+	struct export_conf *c;
+	struct monitors *m = NULL;
+	char msg[800];
+
+	if (G.reloading) {
+		gw_warn("SIGHUP: a reload is already under way");
+		return;
+	}
+	memset(&err, 0, sizeof(err));
+	if ((c = xconf_load(G.o.config, &err)) == NULL) {
+		gw_error_format(&err, msg, sizeof(msg));
+		gw_error("SIGHUP: %s; the running configuration goes on", msg);
+		return;
+	}
+	if (load_monitors(c, 0, on_alert, &m) != EX_OK) {
+		gw_error("SIGHUP: the running configuration goes on");
+		xconf_free(c);
+		return;
+	}
+	G.next_conf = c;
+	G.next_mon = m;
+	G.reloading = 1;
+	G.x.hold = 1;
+	gw_info("SIGHUP: %s read; it takes over once the requests in flight "
+	        "are answered",
+	    G.o.config);
+	reload_check();
+}
+
+static void
+reload_cancel(void)
+{
+	if (!G.reloading)
+		return;
+	xconf_free(G.next_conf);
+	monitor_free(G.next_mon);
+	G.next_conf = NULL;
+	G.next_mon = NULL;
+	G.reloading = 0;
+	G.x.hold = 0;
+}
+
+static void
+reload_finish(void)
+{
+	struct export_conf *oldc = G.conf;
+	struct dest_counts *was;
+	const char **name;
+	size_t nold = G.nd, i, j;
+
+	was = calloc(nold + 1, sizeof(*was));
+	name = calloc(nold + 1, sizeof(*name));
+	if (was == NULL || name == NULL) {
+		gw_error("SIGHUP: out of memory; the running configuration "
+		         "goes on");
+		free(was);
+		free(name);
+		reload_cancel();
+		pump_all();
+		return;
+	}
+	/* Counters go on in a destination of the same name. */
+	for (i = 0; i < nold; i++) {
+		struct dest *d = G.d[i];
+
+		dest_flush(d);
+		dest_stats(d, &was[i]);
+		was[i].sent = d->sent;
+		was[i].retried = d->retried;
+		was[i].dead = d->dead;
+		was[i].requests = d->requests;
+		was[i].dropped = d->too_old + d->unencodable;
+		name[i] = d->c->name; /* lives in oldc */
+		dest_free(d);
+	}
+	free(G.d);
+	G.d = NULL;
+	G.nd = 0;
+	G.conf = G.next_conf;
+	if (open_dests(NULL) != EX_OK) {
+		/* A spool that cannot open: back to what ran. */
+		for (i = 0; i < G.nd; i++)
+			dest_free(G.d[i]);
+		free(G.d);
+		G.d = NULL;
+		G.nd = 0;
+		G.conf = oldc;
+		reload_cancel();
+		if (open_dests(NULL) != EX_OK) {
+			gw_error(
+			    "SIGHUP: the destinations cannot be opened "
+			    "again; stopping (the spools keep everything)");
+			G.rc = EX_IOERR;
+			G.stopping = G.input_done = 1;
+			gw_loop_stop(G.x.loop);
+		} else
+			gw_error("SIGHUP: the running configuration goes on");
+		free(was);
+		free(name);
+		pump_all();
+		return;
+	}
+	for (i = 0; i < nold; i++) {
+		struct dest *n = NULL;
+
+		for (j = 0; j < G.nd && n == NULL; j++)
+			if (strcmp(G.d[j]->c->name, name[i]) == 0)
+				n = G.d[j];
+		if (n != NULL) {
+			n->sent += was[i].sent;
+			n->retried += was[i].retried;
+			n->dead += was[i].dead;
+			n->requests += was[i].requests;
+			n->too_old += was[i].dropped;
+		} else if (was[i].spooled > 0)
+			gw_warn("SIGHUP: destination %s is gone from %s; its "
+			        "spool keeps %llu undelivered events",
+			    name[i], G.o.config,
+			    (unsigned long long)was[i].spooled);
+	}
+	free(was);
+	free(name);
+	xconf_free(oldc);
+	monitor_adopt(G.next_mon, G.mon);
+	monitor_free(G.mon);
+	G.mon = G.next_mon;
+	G.next_conf = NULL;
+	G.next_mon = NULL;
+	G.reloading = 0;
+	G.x.hold = 0;
+	gw_timer_stop(G.x.loop, &G.tick_timer);
+	if (G.mon != NULL && G.live)
+		(void)gw_timer_set(G.x.loop, &G.tick_timer, 1000);
+	gw_info("SIGHUP: reloaded %s: %zu destinations, %zu monitors",
+	    G.o.config, G.nd, G.mon != NULL ? monitor_count(G.mon) : 0);
+	pump_all();
+	if (G.paused && room_ok()) {
+		G.paused = 0;
+		schedule_step();
+	}
+	finish_check();
+}
+
+static void
+on_reload(struct gw_loop *loop, struct gw_timer *t)
+{
+	(void)loop;
+	(void)t;
+	if (G.reloading)
+		reload_finish();
+}
+
+/*
+ * Takes the new configuration once nothing is in flight: from a timer,
+ * since progress is reported from inside a destination's callbacks.
+ */
+static void
+reload_check(void)
+{
+	size_t i;
+
+	if (!G.reloading)
+		return;
+	for (i = 0; i < G.nd; i++)
+		if (G.d[i]->inflight > 0)
+			return;
+	(void)gw_timer_set(G.x.loop, &G.reload_timer, 0);
 }
 
 static void
@@ -955,6 +1293,8 @@ cleanup(void)
 	free(G.d);
 	gw_curlm_free(G.x.curl);
 	monitor_free(G.mon);
+	xconf_free(G.next_conf);
+	monitor_free(G.next_mon);
 	gw_loop_free(G.x.loop);
 	xconf_free(G.conf);
 	gw_buf_fini(&G.sel);
@@ -1048,8 +1388,8 @@ main(int argc, char **argv)
 		goto out;
 	if (cmd != NULL && strcmp(cmd, "monitors") == 0) {
 		/* A dry run: saved events through the monitors, no sending. */
-		if ((rc = load_monitors(
-		         MONITOR_NO_SECRETS, monitor_print, stdout)) != EX_OK)
+		if ((rc = load_monitors(G.conf, MONITOR_NO_SECRETS,
+		         monitor_print, &G.mon)) != EX_OK)
 			goto out;
 		if (G.mon == NULL) {
 			gw_error("%s has no monitors", G.o.config);
@@ -1075,9 +1415,7 @@ main(int argc, char **argv)
 		const struct dest_conf *dc = xconf_dest(G.conf, pos[0]);
 
 		if (dc == NULL) {
-			gw_error("test: no destination named '%s' in %s",
-			    pos[0], G.o.config);
-			rc = EX_USAGE;
+			rc = test_channel(pos[0]);
 			goto out;
 		}
 		/* A spool of its own, so that a test event never lingers. */
@@ -1116,7 +1454,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = open_dests(NULL)) != EX_OK ||
-	    (rc = load_monitors(0, on_alert, NULL)) != EX_OK)
+	    (rc = load_monitors(G.conf, 0, on_alert, &G.mon)) != EX_OK)
 		goto out;
 	G.files = pos;
 	G.nfiles = (size_t)npos;

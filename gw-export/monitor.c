@@ -1010,6 +1010,8 @@ rn_next(struct monitor *m)
 {
 	const struct mgroup *g;
 
+	if (m->renotify_us <= 0)
+		return INT64_MAX;
 	if (m->rn_dirty) {
 		m->rn_due = INT64_MAX;
 		for (g = m->lru_head; g != NULL; g = g->next)
@@ -1391,6 +1393,139 @@ monitor_free(struct monitors *ms)
 	gw_buf_fini(&ms->key);
 	gw_buf_fini(&ms->tmp);
 	free(ms);
+}
+
+int
+monitor_test_alert(struct monitors *ms, struct monitor_channel *ch,
+    enum monitor_state to, monitor_notify_fn *fn, void *arg)
+{
+	static const char text[] =
+	    "{{#is_alert}}This is a test notification from gw-export: the "
+	    "channel works.{{/is_alert}}{{#is_recovery}}The gw-export test "
+	    "is over: resolved.{{/is_recovery}}";
+	char when[GW_RFC3339_LEN], msg[200];
+	struct monitor_alert a;
+	struct mt_vars vars;
+	struct mtemplate *t;
+	int64_t now = (int64_t)(gw_now_ns() / 1000);
+	size_t off;
+
+	(void)ms;
+	if ((t = mtemplate_compile(
+	         text, MT_MESSAGE_VARS, &off, msg, sizeof(msg))) == NULL)
+		return -1;
+	memset(&a, 0, sizeof(a));
+	memset(&vars, 0, sizeof(vars));
+	gw_rfc3339((uint64_t)now * 1000, when);
+	vars.v[MTV_VALUE] = "1";
+	vars.v[MTV_THRESHOLD] = "1";
+	vars.v[MTV_WARN_THRESHOLD] = "";
+	vars.v[MTV_COMPARATOR] = ">=";
+	vars.v[MTV_GROUP] = "*";
+	vars.v[MTV_QUERY] = "*";
+	vars.v[MTV_MONITOR] = "gw-export test";
+	vars.v[MTV_MONITOR_ID] = "gw-export-test";
+	vars.v[MTV_WINDOW] = "1m";
+	vars.v[MTV_METRIC] = "count";
+	vars.v[MTV_STATUS] = state_str[to];
+	vars.v[MTV_TRANSITION] = to == MON_ALERT ? "Triggered" : "Recovered";
+	vars.v[MTV_TIME] = when;
+	vars.v[MTV_FIRST_TRIGGERED_AT] = to == MON_ALERT ? when : "";
+	vars.v[MTV_TRIGGERED_DURATION_SEC] = "0";
+	vars.v[MTV_DEDUP_KEY] = "gw-monitor-gw-export-test:*";
+	vars.v[MTV_TITLE] = to == MON_ALERT ? "[Triggered] gw-export test"
+	                                    : "[Recovered] gw-export test";
+	vars.flags =
+	    to == MON_ALERT ? MTS_ALERT : MTS_RECOVERY | MTS_ALERT_RECOVERY;
+	a.monitor = vars.v[MTV_MONITOR_ID];
+	a.name = vars.v[MTV_MONITOR];
+	a.group = "*";
+	a.from = to == MON_ALERT ? MON_OK : MON_ALERT;
+	a.to = to;
+	a.has_value = 1;
+	a.value = to == MON_ALERT ? 1 : 0;
+	a.threshold = 1;
+	a.comparator = ">=";
+	a.time_us = now;
+	a.triggered_us = to == MON_ALERT ? now : 0;
+	a.title = vars.v[MTV_TITLE];
+	a.message = to == MON_ALERT
+	    ? "This is a test notification from gw-export: the channel works."
+	    : "The gw-export test is over: resolved.";
+	a.dedup_key = vars.v[MTV_DEDUP_KEY];
+	a.vars = &vars;
+	a.message_t = t;
+	a.channels = &ch;
+	a.nchannels = 1;
+	fn(arg, &a);
+	mtemplate_free(t);
+	return 0;
+}
+
+static int
+same_text(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Whether <o>'s groups mean the same to <m>: what is counted, and how. */
+static int
+same_window(const struct monitor *m, const struct monitor *o)
+{
+	size_t i;
+
+	if (strcmp(m->id, o->id) != 0 ||
+	    !same_text(m->query_text, o->query_text) ||
+	    !same_text(m->total_text, o->total_text) ||
+	    !same_text(m->metric_text, o->metric_text) ||
+	    !same_text(m->measure.text, o->measure.text) ||
+	    m->metric != o->metric || m->window_us != o->window_us ||
+	    m->width_us != o->width_us || m->nb != o->nb ||
+	    m->data_size != o->data_size || m->ngb != o->ngb)
+		return 0;
+	for (i = 0; i < m->ngb; i++)
+		if (!same_text(m->gb[i].text, o->gb[i].text))
+			return 0;
+	return 1;
+}
+
+void
+monitor_adopt(struct monitors *ms, struct monitors *old)
+{
+	size_t i, j;
+
+	if (ms == NULL || old == NULL || !old->started)
+		return;
+	ms->started = 1;
+	ms->now_us = old->now_us;
+	ms->st = old->st;
+	for (i = 0; i < ms->nmon; i++) {
+		struct monitor *m = &ms->mon[i], *o = NULL;
+
+		m->now_us = m->start_us = old->now_us;
+		for (j = 0; j < old->nmon && o == NULL; j++)
+			if (same_window(m, &old->mon[j]))
+				o = &old->mon[j];
+		if (o == NULL)
+			continue;
+		while (m->lru_head != NULL)
+			group_free(m, m->lru_head);
+		free(m->tab);
+		m->tab = o->tab;
+		m->tabn = o->tabn;
+		m->lru_head = o->lru_head;
+		m->lru_tail = o->lru_tail;
+		m->ngroups = o->ngroups;
+		m->now_us = o->now_us;
+		m->start_us = o->start_us;
+		m->idle = o->idle;
+		m->rn_dirty = 1;
+		o->tab = NULL;
+		o->tabn = 0;
+		o->lru_head = o->lru_tail = NULL;
+		o->ngroups = 0;
+	}
 }
 
 /* A scalar's string, or NULL with an error naming <what>. */

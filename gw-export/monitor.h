@@ -167,6 +167,15 @@ struct monitor_opts {
 struct monitors *
 monitor_load(const struct gw_node *mons, const struct gw_node *chans,
     const struct monitor_opts *opts, struct gw_error *err);
+/*
+ * After a reload: <ms> (just loaded) takes <old>'s clock, and each of its
+ * monitors the groups of <old>'s monitor of the same key that counts the
+ * same thing over the same window (query, metric, window, group_by), with
+ * their states; so a reload neither re-notifies an alert nor forgets a
+ * window.  New thresholds apply at the next evaluation.  <old> is left
+ * without those groups, to be freed.
+ */
+void monitor_adopt(struct monitors *ms, struct monitors *old);
 /* Frees <ms> and every group; NULL accepted. */
 void monitor_free(struct monitors *ms);
 
@@ -217,6 +226,15 @@ size_t monitor_channel_count(const struct monitors *ms);
 /* The channel named <name>, or NULL (for "gw-export test CHANNEL"). */
 struct monitor_channel *
 monitor_channel_find(const struct monitors *ms, const char *name);
+
+/*
+ * For "gw-export test CHANNEL": calls <fn> once with a made-up alert of
+ * monitor "gw-export-test" going to <to> (MON_ALERT, or MON_OK for the
+ * recovery that resolves a PagerDuty test incident), whose only channel
+ * is <ch>.  Returns 0, or -1 (ENOMEM) without calling.
+ */
+int monitor_test_alert(struct monitors *ms, struct monitor_channel *ch,
+    enum monitor_state to, monitor_notify_fn *fn, void *arg);
 
 /*
  * A monitor_notify_fn for --dry-run: <fp> is a FILE *.  Prints one line:

@@ -25,6 +25,7 @@ struct xport {
 	struct gw_loop *loop;
 	struct gw_curlm *curl;
 	int draining; /* input ended: send partial batches at once */
+	int hold;     /* a reload waits for what is in flight: start nothing */
 };
 
 /*

@@ -81,6 +81,15 @@ delivered_ids() {
 	jq -r .event_id "$T/dd.ndjson" 2>/dev/null | sort -u | wc -l
 }
 
+# tls_frames_at_least N: the TLS receiver's output holds N syslog frames.
+tls_frames_at_least() {
+	[ "$(grep -o '<1[0-9][0-9]>1 ' "$T/tls.out" | wc -l)" -ge "$1" ]
+}
+
+delivered_exactly() {
+	[ "$(delivered_ids)" -eq "$1" ]
+}
+
 @test "200k events delivered exactly once, gzip, within Datadog's limits" {
 	start_intake
 	config
@@ -173,6 +182,63 @@ delivered_ids() {
 	control '{"clear":true}'
 	run -0 "$EXP" --config "$T/export.yml" </dev/null
 	[ "$(delivered_ids)" -eq 2000 ] || fail "$output"
+}
+
+# reload_config KEYFILE: a Datadog destination whose key is read from
+# KEYFILE, and a monitor.
+reload_config() {
+	cat >"$T/export.yml" <<EOF
+spool: $T/spool
+destinations:
+  dd:
+    type: datadog
+    url: http://127.0.0.1:$FI_PORT/api/v2/logs
+    api_key_file: $1
+    batch_wait: 50ms
+    timeout: 5s
+monitors:
+  errors:
+    query: '@http.response.status_code:>=500'
+    window: 1h
+    critical: 1000000
+EOF
+}
+
+@test "SIGHUP: a bad file changes nothing; a fixed API key resumes a destination stopped by 403, nothing lost" {
+	start_intake
+	echo wrong-key >"$T/key"
+	reload_config "$T/key"
+	mkfifo "$T/in.fifo"
+	"$EXP" --config "$T/export.yml" --stats-interval 0 <"$T/in.fifo" \
+	    2>"$T/exp.err" 3>&- &
+	EXP_PID=$!
+	track "$EXP_PID"
+	exec 4>"$T/in.fifo"
+	events 500 >&4
+	wait_for 20 grep -q "stopped\|403" "$T/exp.err" ||
+	    fail "no 403: $(cat "$T/exp.err")"
+
+	# An invalid file: named with its position, and nothing changes.
+	printf 'spool: %s\ndestinations:\n  dd: {type: datadog, sitee: x}\n' \
+	    "$T/spool" >"$T/export.yml"
+	kill -HUP "$EXP_PID"
+	wait_for 10 grep -q "export.yml:3:[0-9]*:.*running configuration goes on" \
+	    "$T/exp.err" || fail "$(cat "$T/exp.err")"
+	alive "$EXP_PID" || fail "gw-export died: $(cat "$T/exp.err")"
+
+	# The key fixed: the spool goes out, and so does what follows.
+	echo "$DD_API_KEY" >"$T/key"
+	reload_config "$T/key"
+	kill -HUP "$EXP_PID"
+	wait_for 10 grep -q "reloaded" "$T/exp.err" ||
+	    fail "not reloaded: $(cat "$T/exp.err")"
+	"$GEN" 500 "$(($(date +%s) - 1800))" 1700 |
+	    sed 's/"event_id":"ev_/"event_id":"ev_b/' >&4
+	wait_for 30 delivered_exactly 1000 ||
+	    fail "delivered $(delivered_ids): $(cat "$T/exp.err")"
+	exec 4>&-
+	wait "$EXP_PID" || fail "exit $?: $(cat "$T/exp.err")"
+	grep -q "exit: dd: sent=1000 " "$T/exp.err" || fail "$(cat "$T/exp.err")"
 }
 
 @test "Loki, HTTP (NDJSON), file and stdout destinations; sources filter and select fields" {
@@ -335,6 +401,30 @@ EOF
 	[[ $output == *"403"* ]] || fail "$output"
 }
 
+@test "gw-export test CHANNEL sends a test alert (PagerDuty: trigger, then resolve) and prints the answer" {
+	start_intake
+	config "monitors: {}
+channels:
+  phone: {type: ntfy, url: 'http://127.0.0.1:$FI_PORT/ntfy/gw-alerts', priority: high}
+  pd: {type: pagerduty, url: 'http://127.0.0.1:$FI_PORT/v2/enqueue', routing_key_env: PD_KEY}
+  gone: {type: slack, url: 'http://127.0.0.1:1/slack/x'}"
+	export PD_KEY=0123456789abcdef0123456789abcdef
+	run -0 "$EXP" test phone --config "$T/export.yml"
+	[[ $output == *"phone: POST http://127.0.0.1:$FI_PORT/ntfy/gw-alerts: 200 "* ]] || fail "$output"
+	[[ $output == *"the test notification was delivered"* ]] || fail "$output"
+	jq -e 'select(.service == "ntfy") | .headers.Title // .headers.title' "$T/hooks.ndjson" |
+	    grep -q "gw-export test" || fail "$(cat "$T/hooks.ndjson")"
+
+	run -0 "$EXP" test pd --config "$T/export.yml"
+	[ "$(jq -r 'select(.service == "pagerduty") | .body.event_action' "$T/hooks.ndjson" | tr '\n' ' ')" = "trigger resolve " ] ||
+	    fail "$output $(cat "$T/hooks.ndjson")"
+
+	run -69 "$EXP" test gone --config "$T/export.yml"
+	[[ $output == *"not delivered"* ]] || fail "$output"
+	run -64 "$EXP" test nosuch --config "$T/export.yml"
+	[[ $output == *"no destination or channel named 'nosuch'"* ]] || fail "$output"
+}
+
 @test "syslog over TLS: the certificate is verified, and the frames arrive whole" {
 	local port
 	port=$(free_port)
@@ -359,7 +449,7 @@ EOF2
 	events 200 >"$T/ev.ndjson"
 	run "$EXP" --config "$T/export.yml" "$T/ev.ndjson"
 	[ "$status" -eq 0 ] || fail "$output"
-	wait_for 10 test "$(grep -o '<1[0-9][0-9]>1 ' "$T/tls.out" | wc -l)" -ge 200 ||
+	wait_for 10 tls_frames_at_least 200 ||
 	    fail "$(grep -o '<1[0-9][0-9]>1 ' "$T/tls.out" | wc -l) frames: $output"
 	# A certificate the CA did not sign is refused; the events stay spooled.
 	port=$(free_port)

@@ -65,6 +65,11 @@ code() {
 	    "http://127.0.0.1:$PORT$path"
 }
 
+# code_is PATH STATUS: a request for PATH gets STATUS now (for wait_for).
+code_is() {
+	[ "$(code "$1")" = "$2" ]
+}
+
 # audits TYPE: the count of that audit event type.
 audits() {
 	count_events "$1" "$AUDIT"
@@ -414,7 +419,7 @@ EOF
 	start_api
 	start_policy
 	start_proxy --upstream "http://127.0.0.1:$API_PORT" --policy "$SOCK"
-	wait_for 10 test "$(code /healthz)" = 401
+	wait_for 10 code_is /healthz 401
 	"${CURL[@]}" -D "$T/h" -o /dev/null "http://127.0.0.1:$PORT/api/users"
 	[ "$(status_of "$(cat "$T/h")")" = 401 ]
 	grep -qi '^www-authenticate: Basic realm="staging"' "$T/h" ||
@@ -579,7 +584,7 @@ EOF2
 		codes+="$(code /api/users) "
 	done
 	[ "$codes" = "502 502 502 502 " ] || fail "$codes"
-	wait_for 10 test "$(code /api/users)" = 503 ||
+	wait_for 10 code_is /api/users 503 ||
 	    fail "the breaker did not open"
 	[ "$(last_exchange | jq -r .object.error.code)" = GW_CIRCUIT_OPEN ]
 }

@@ -426,6 +426,65 @@ TEST(count_once)
 	monitor_free(ms);
 }
 
+/* A reload keeps a monitor's window and state when it counts the same. */
+TEST(adopt_on_reload)
+{
+	static const char changed_yml[] =
+	    "monitors:\n"
+	    "  errors:\n"
+	    "    query: '@http.status_code:>=500'\n"
+	    "    window: 1h\n"
+	    "    critical: 1\n"
+	    "    message: 'now {{value}}'\n"
+	    "  slow:\n"
+	    "    query: '*'\n"
+	    "    window: 1h\n"
+	    "    critical: 1\n";
+	static const char other_query_yml[] =
+	    "monitors:\n"
+	    "  errors:\n"
+	    "    query: '@http.status_code:>=400'\n"
+	    "    window: 1h\n"
+	    "    critical: 1\n";
+	struct monitors *old = load(errors_yml), *ms;
+
+	clear();
+	errors_stream(old);
+	CHECK(nrec == 1 && recs[0].to == MON_ALERT);
+
+	/* Same query and window, another message: still in ALERT, and the
+	 * errors already counted leave the window when they would have. */
+	ms = load(changed_yml);
+	monitor_adopt(ms, old);
+	monitor_free(old);
+	clear();
+	http(ms, T0 + 31 * MIN, 500, "10.0.0.1", "/a", 1000000);
+	CHECK(nrec == 1); /* only "slow", new, alerts */
+	CHECK_STREQ(recs[0].monitor, "slow");
+	monitor_tick(ms, T0 + 60 * MIN + 500000);
+	CHECK(nrec == 1);
+	monitor_tick(ms, T0 + 91 * MIN + 500000);
+	CHECK(nrec == 3);
+	CHECK_STREQ(recs[1].monitor, "errors");
+	CHECK(recs[1].from == MON_ALERT && recs[1].to == MON_OK);
+	CHECK_STREQ(recs[1].msg, "now 0");
+	CHECK_STREQ(recs[2].monitor, "slow");
+
+	/* Another query counts something else: it starts afresh. */
+	old = ms;
+	clear();
+	http(old, T0 + 100 * MIN, 500, "10.0.0.1", "/a", 1000000);
+	CHECK(nrec == 2);
+	ms = load(other_query_yml);
+	monitor_adopt(ms, old);
+	monitor_free(old);
+	clear();
+	http(ms, T0 + 101 * MIN, 404, "10.0.0.1", "/a", 1000000);
+	CHECK(nrec == 1);
+	CHECK(recs[0].from == MON_OK && recs[0].to == MON_ALERT);
+	monitor_free(ms);
+}
+
 TEST(dry_run_matches)
 {
 	struct rec live[4];
@@ -1201,6 +1260,7 @@ main(void)
 	RUN(config_valid);
 	RUN(count_once);
 	RUN(dry_run_matches);
+	RUN(adopt_on_reload);
 	RUN(renotify);
 	RUN(renotify_groups);
 	RUN(groups_apart);
