@@ -18,6 +18,11 @@ CFLAGS	?= -O2 -g
 GW_CFLAGS = -std=c17 $(WARN) -D_GNU_SOURCE -Ilib -MMD -MP $(CFLAGS)
 LDLIBS	 = -lhttp_parser -lssl -lcrypto -lyaml -ljansson -lzstd -lcurl \
 	   -lpcre2-8 -lbrotlienc -ldeflate -lz -lm
+# ISA-L's igzip, where Debian has it (amd64, arm64): gw-export's gzip.
+ifneq ($(wildcard /usr/include/isa-l/igzip_lib.h),)
+GW_CFLAGS += -DGW_HAVE_ISAL
+LDLIBS	 += -lisal
+endif
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 
