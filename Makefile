@@ -26,7 +26,7 @@ endif
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 
-BINS	 = gw-proxy gw-policy gw-capture gw-export
+BINS	 = gw-proxy gw-policy gw-capture gw-export gw-replay
 PROGS	 = $(BINS:%=bin/%) bin/sample-api bin/fake-intake
 
 LIB_SRC	 = $(wildcard lib/*.c)
@@ -43,6 +43,11 @@ POLICY_AOBJ = $(POLICY_SRC:%.c=build/asan/%.o)
 EXPORT_SRC = $(filter-out gw-export/main.c,$(wildcard gw-export/*.c))
 EXPORT_OBJ = $(EXPORT_SRC:%.c=build/%.o)
 EXPORT_AOBJ = $(EXPORT_SRC:%.c=build/asan/%.o)
+
+# gw-replay's modules likewise.
+REPLAY_SRC = $(filter-out gw-replay/main.c,$(wildcard gw-replay/*.c))
+REPLAY_OBJ = $(REPLAY_SRC:%.c=build/%.o)
+REPLAY_AOBJ = $(REPLAY_SRC:%.c=build/asan/%.o)
 
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT	 = $(UNIT_SRC:tests/unit/%.c=build/tests/%)
@@ -70,6 +75,14 @@ build/export.a: $(EXPORT_OBJ)
 	$(AR) rcs $@ $^
 
 build/asan/export.a: $(EXPORT_AOBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+build/replay.a: $(REPLAY_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+build/asan/replay.a: $(REPLAY_AOBJ)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 
@@ -111,12 +124,12 @@ bin/fake-intake: $(patsubst %.c,build/%.o,$(wildcard tests/fake-intake/*.c)) \
 	@mkdir -p $(@D)
 	$(CC) $(GW_CFLAGS) -o $@ $^ $(LDLIBS)
 
-build/tests/%: build/tests/unit/%.o build/export.a build/policy.a \
-	    build/libgw.a
+build/tests/%: build/tests/unit/%.o build/replay.a build/export.a \
+	    build/policy.a build/libgw.a
 	$(CC) $(GW_CFLAGS) -o $@ $^ $(LDLIBS)
 
-build/asan/tests/%: build/asan/tests/unit/%.o build/asan/export.a \
-	    build/asan/policy.a build/asan/libgw.a
+build/asan/tests/%: build/asan/tests/unit/%.o build/asan/replay.a \
+	    build/asan/export.a build/asan/policy.a build/asan/libgw.a
 	$(CC) $(GW_CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 unit: $(UNIT)

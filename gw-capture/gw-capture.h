@@ -103,8 +103,6 @@ int stats_main(struct capconf *, struct gw_query *q);
 void cap_style_init(struct cap_style *, FILE *f, const struct capconf *c);
 const char *cap_status_color(const struct cap_style *, int status);
 const char *cap_reason(int status);
-/* "312µs", "45.1ms", "2.31s"; "-" when unknown (< 0). */
-void cap_fmt_duration(int64_t ns, char *buf, size_t len);
 /* Standard base64 of <n> bytes, malloc'ed, or NULL. */
 char *cap_base64(const unsigned char *p, size_t n);
 void cap_put_base64(FILE *, const unsigned char *p, size_t n);

@@ -101,7 +101,7 @@ list_row(FILE *f, const char *line, size_t len, const struct cap_style *st)
 		json_decref(ev);
 		return;
 	}
-	cap_fmt_duration(x.duration_ns, dur, sizeof(dur));
+	gw_fmt_duration(x.duration_ns, dur, sizeof(dur));
 	snprintf(status, sizeof(status), "%d", x.status);
 	put_col(f, when, W_TIME, 1);
 	fputs("  ", f);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "gw-capture.h"
+#include "http.h"
 #include "timeutil.h"
 #include "xchg.h"
 
@@ -28,26 +29,6 @@ put_target(FILE *f, const struct gw_xchg *x)
 	fputs(x->path != NULL && x->path[0] != '\0' ? x->path : "/", f);
 	if (x->query != NULL && x->query[0] != '\0')
 		fprintf(f, "?%s", x->query);
-}
-
-/* Bytes as text, with control characters other than tab and newline shown
- * as \xNN so that a terminal is never driven by captured data. */
-static void
-put_safe(FILE *f, const unsigned char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\n' || p[i] == '\t' || p[i] >= 0x20) {
-			if (p[i] == 0x7f)
-				fputs("\\x7f", f);
-			else
-				fputc(p[i], f);
-		} else if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n')
-			continue;
-		else
-			fprintf(f, "\\x%02x", p[i]);
-	}
 }
 
 static void
@@ -67,7 +48,7 @@ pretty_body(FILE *f, const struct gw_xside *sd, const struct cap_style *st)
 		return;
 	fputc('\n', f);
 	if (sd->body_text) {
-		put_safe(f, sd->body, sd->body_len);
+		gw_put_safe(f, sd->body, sd->body_len);
 		if (sd->body_len > 0 && sd->body[sd->body_len - 1] != '\n')
 			fputc('\n', f);
 	} else {
@@ -107,7 +88,7 @@ pretty_headers(FILE *f, const struct gw_xside *sd, const struct cap_style *st)
 		if (sd->hdrs[i].redacted)
 			fprintf(f, "%s%s%s\n", st->dim, GW_REDACTED, st->reset);
 		else {
-			put_safe(f, (const unsigned char *)sd->hdrs[i].value,
+			gw_put_safe(f, (const unsigned char *)sd->hdrs[i].value,
 			    strlen(sd->hdrs[i].value));
 			fputc('\n', f);
 		}
@@ -119,7 +100,7 @@ show_pretty(FILE *f, const struct gw_xchg *x, const struct cap_style *st)
 {
 	char dur[32];
 
-	cap_fmt_duration(x->duration_ns, dur, sizeof(dur));
+	gw_fmt_duration(x->duration_ns, dur, sizeof(dur));
 	fprintf(f, "%s%s%s  %s  %s:%lld  %s\n", st->bold, or_empty(x->id),
 	    st->reset, or_empty(x->timestamp), or_empty(x->client_ip),
 	    (long long)x->client_port, dur);
@@ -191,19 +172,17 @@ shq(FILE *f, const char *s, size_t n)
 	fputc('\'', f);
 }
 
-/* Headers curl computes itself, or that describe the old connection. */
+/*
+ * Headers curl computes itself (Host comes from the URL), or that
+ * belonged to the old connection only: the hop-by-hop fields, those the
+ * request's Connection header <conn> (may be NULL) named included.
+ */
 static int
-curl_skips(const char *name)
+curl_skips(const char *name, const char *conn)
 {
-	static const char *const skip[] = { "Host", "Content-Length",
-		"Transfer-Encoding", "Connection", "Keep-Alive", "Expect", "Te",
-		"Upgrade", NULL };
-	size_t i;
-
-	for (i = 0; skip[i] != NULL; i++)
-		if (strcasecmp(name, skip[i]) == 0)
-			return 1;
-	return 0;
+	return strcasecmp(name, "Host") == 0 ||
+	    gw_http_hop_by_hop(
+	        name, strlen(name), conn, conn != NULL ? strlen(conn) : 0);
 }
 
 /*
@@ -216,6 +195,7 @@ static void
 show_curl(FILE *f, const struct gw_xchg *x)
 {
 	const char *host = gw_xchg_header(&x->req, "Host");
+	const char *conn = gw_xchg_header(&x->req, "Connection");
 	size_t i;
 
 	for (i = 0; i < x->req.nhdrs; i++)
@@ -247,7 +227,7 @@ show_curl(FILE *f, const struct gw_xchg *x)
 		char line[2048];
 		int n;
 
-		if (h->redacted || curl_skips(h->name))
+		if (h->redacted || curl_skips(h->name, conn))
 			continue;
 		n = snprintf(line, sizeof(line), "%s: %s", h->name, h->value);
 		if (n < 0 || (size_t)n >= sizeof(line))

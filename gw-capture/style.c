@@ -58,19 +58,6 @@ cap_reason(int status)
 	return gw_http_reason(status);
 }
 
-void
-cap_fmt_duration(int64_t ns, char *buf, size_t len)
-{
-	if (ns < 0)
-		snprintf(buf, len, "-");
-	else if (ns < 1000000)
-		snprintf(buf, len, "%lldµs", (long long)(ns / 1000));
-	else if (ns < 1000000000)
-		snprintf(buf, len, "%.1fms", (double)ns / 1e6);
-	else
-		snprintf(buf, len, "%.2fs", (double)ns / 1e9);
-}
-
 char *
 cap_base64(const unsigned char *p, size_t n)
 {

@@ -326,7 +326,7 @@ build_redact(struct pconf *pc, struct gw_error *err)
 	for (i = 0; i < pc->o.redact_header.n; i++) {
 		const char *h = pc->o.redact_header.v[i];
 
-		if (!http_token_ok(h, strlen(h))) {
+		if (!gw_http_token_ok(h, strlen(h))) {
 			gw_error_set(err, NULL, 0, 0,
 			    "--redact-header %s: not a header name", h);
 			return -1;

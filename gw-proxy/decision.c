@@ -172,8 +172,8 @@ client_policy_answer(struct client *c, json_t *answer)
 	v = json_object_get(answer, "remove_headers");
 	x->pol_rm = json_is_array(v) ? v : NULL;
 	url = json_string_value(json_object_get(answer, "rewrite_url"));
-	if (url != NULL && url[0] == '/' && http_value_ok(url, strlen(url)) &&
-	    strchr(url, ' ') == NULL)
+	if (url != NULL && url[0] == '/' &&
+	    gw_http_value_ok(url, strlen(url)) && strchr(url, ' ') == NULL)
 		x->pol_url = url;
 	client_proceed(c);
 }

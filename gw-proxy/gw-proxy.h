@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "event.h"
+#include "http.h"
 #include "loop.h"
 #include "ndjson.h"
 #include "error.h"
@@ -383,9 +384,6 @@ void up_logged_back(struct upstream *);
 /* http.c */
 int http_find_head_end(const char *, size_t, size_t *scan, size_t *end);
 int http_lines_strict(const char *, size_t);
-int http_token_ok(const char *, size_t);
-int http_value_ok(const char *, size_t);
-int http_hop_by_hop(const char *, size_t, const struct gw_str *conn);
 int http_str_ieq(const char *, size_t, const char *);
 const struct gw_hdr *http_hdr_get(const struct gw_hdr *, size_t, const char *);
 struct gw_str http_host_only(struct gw_str);
@@ -395,7 +393,6 @@ void http_on_value(
     struct gw_hdr *, size_t n, int *in_value, const char *at, size_t len);
 int http_put_field(struct gw_buf *, const struct gw_str *name,
     const struct gw_str *value, const char *also);
-int http_has_token(const struct gw_str *, const char *);
 int http_write_error(
     struct gw_buf *, int status, const char *code, const char *msg, int close);
 

@@ -2,8 +2,9 @@
 /*
  * HTTP/1 helpers for gw-proxy: finding the end of a header section,
  * the RFC 9112 checks that http_parser leaves lenient (bare LF line ends,
- * obs-fold, field-name and field-value characters), hop-by-hop headers,
- * reason phrases and the JSON error responses gw answers with itself.
+ * obs-fold), header lookup and the JSON error responses gw answers with
+ * itself.  Token and value syntax and the hop-by-hop fields are in
+ * lib/http.c, shared with gw-capture and gw-replay.
  */
 #include <string.h>
 
@@ -74,116 +75,6 @@ http_lines_strict(const char *h, size_t n)
 	return 0;
 }
 
-/* tchar of RFC 9110 §5.6.2. */
-static const unsigned char tchar[256] = {
-	['!'] = 1,
-	['#'] = 1,
-	['$'] = 1,
-	['%'] = 1,
-	['&'] = 1,
-	['\''] = 1,
-	['*'] = 1,
-	['+'] = 1,
-	['-'] = 1,
-	['.'] = 1,
-	['^'] = 1,
-	['_'] = 1,
-	['`'] = 1,
-	['|'] = 1,
-	['~'] = 1,
-	['0'] = 1,
-	['1'] = 1,
-	['2'] = 1,
-	['3'] = 1,
-	['4'] = 1,
-	['5'] = 1,
-	['6'] = 1,
-	['7'] = 1,
-	['8'] = 1,
-	['9'] = 1,
-	['A'] = 1,
-	['B'] = 1,
-	['C'] = 1,
-	['D'] = 1,
-	['E'] = 1,
-	['F'] = 1,
-	['G'] = 1,
-	['H'] = 1,
-	['I'] = 1,
-	['J'] = 1,
-	['K'] = 1,
-	['L'] = 1,
-	['M'] = 1,
-	['N'] = 1,
-	['O'] = 1,
-	['P'] = 1,
-	['Q'] = 1,
-	['R'] = 1,
-	['S'] = 1,
-	['T'] = 1,
-	['U'] = 1,
-	['V'] = 1,
-	['W'] = 1,
-	['X'] = 1,
-	['Y'] = 1,
-	['Z'] = 1,
-	['a'] = 1,
-	['b'] = 1,
-	['c'] = 1,
-	['d'] = 1,
-	['e'] = 1,
-	['f'] = 1,
-	['g'] = 1,
-	['h'] = 1,
-	['i'] = 1,
-	['j'] = 1,
-	['k'] = 1,
-	['l'] = 1,
-	['m'] = 1,
-	['n'] = 1,
-	['o'] = 1,
-	['p'] = 1,
-	['q'] = 1,
-	['r'] = 1,
-	['s'] = 1,
-	['t'] = 1,
-	['u'] = 1,
-	['v'] = 1,
-	['w'] = 1,
-	['x'] = 1,
-	['y'] = 1,
-	['z'] = 1,
-};
-
-/* Returns 1 if s is a non-empty token (a valid field name or method). */
-int
-http_token_ok(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!tchar[(unsigned char)s[i]])
-			return 0;
-	return 1;
-}
-
-/* Returns 1 if s holds only field-vchar, SP and HTAB (no CTL, no DEL). */
-int
-http_value_ok(const char *s, size_t n)
-{
-	size_t i;
-	unsigned char c;
-
-	for (i = 0; i < n; i++) {
-		c = (unsigned char)s[i];
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return 0;
-	}
-	return 1;
-}
-
 /* Case-insensitive comparison of s (n bytes) with the C string lit. */
 int
 http_str_ieq(const char *s, size_t n, const char *lit)
@@ -197,85 +88,6 @@ http_str_ieq(const char *s, size_t n, const char *lit)
 			return 0;
 	}
 	return lit[n] == '\0';
-}
-
-/*
- * Returns 1 if the comma-separated list <v> holds <tok> (case-insensitive,
- * surrounding whitespace ignored), as Connection and Transfer-Encoding
- * values are read.
- */
-int
-http_has_token(const struct gw_str *v, const char *tok)
-{
-	const char *p = v->p, *e = v->p + v->n, *s, *t;
-
-	while (p < e) {
-		while (p < e && (*p == ' ' || *p == '\t' || *p == ','))
-			p++;
-		s = p;
-		while (p < e && *p != ',')
-			p++;
-		t = p;
-		while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
-			t--;
-		if (t > s && http_str_ieq(s, (size_t)(t - s), tok))
-			return 1;
-	}
-	return 0;
-}
-
-/*
- * Returns 1 if the header <name> is hop-by-hop (RFC 9110 §7.6.1) or named
- * in the message's Connection header <conn> (may be NULL), so a proxy must
- * not forward it.  Transfer-Encoding and Content-Length are hop-by-hop for
- * gw: it frames each side itself.
- */
-int
-http_hop_by_hop(const char *name, size_t n, const struct gw_str *conn)
-{
-	char tmp[64];
-
-	/* By length first: most headers are not hop-by-hop. */
-	switch (n) {
-	case 2:
-		if (http_str_ieq(name, n, "te"))
-			return 1;
-		break;
-	case 6:
-		if (http_str_ieq(name, n, "expect"))
-			return 1;
-		break;
-	case 7:
-		if (http_str_ieq(name, n, "trailer") ||
-		    http_str_ieq(name, n, "upgrade"))
-			return 1;
-		break;
-	case 10:
-		if (http_str_ieq(name, n, "connection") ||
-		    http_str_ieq(name, n, "keep-alive"))
-			return 1;
-		break;
-	case 14:
-		if (http_str_ieq(name, n, "content-length") ||
-		    http_str_ieq(name, n, "http2-settings"))
-			return 1;
-		break;
-	case 16:
-		if (http_str_ieq(name, n, "proxy-connection"))
-			return 1;
-		break;
-	case 17:
-		if (http_str_ieq(name, n, "transfer-encoding"))
-			return 1;
-		break;
-	default:
-		break;
-	}
-	if (conn == NULL || conn->n == 0 || n >= sizeof(tmp))
-		return 0;
-	memcpy(tmp, name, n);
-	tmp[n] = '\0';
-	return http_has_token(conn, tmp);
 }
 
 /*

@@ -607,8 +607,8 @@ add_header(struct gw_buf *b, const char *k, const json_t *v)
 	int r = 0;
 
 	/* gw-policy checks these; a bad one must still not split a head. */
-	if (s == NULL || !http_token_ok(k, strlen(k)) ||
-	    !http_value_ok(s, strlen(s)))
+	if (s == NULL || !gw_http_token_ok(k, strlen(k)) ||
+	    !gw_http_value_ok(s, strlen(s)))
 		return 0;
 	r |= gw_buf_adds(b, k);
 	r |= gw_buf_add(b, ": ", 2);

@@ -147,7 +147,7 @@ request_sniff(struct client *c)
 	if (e == NULL)
 		e = p + (n < 2048 ? n : 2048);
 	sp = memchr(p, ' ', (size_t)(e - p));
-	if (sp == NULL || !http_token_ok(p, (size_t)(sp - p)) || sp - p > 32)
+	if (sp == NULL || !gw_http_token_ok(p, (size_t)(sp - p)) || sp - p > 32)
 		return;
 	/* Copy into head so the event does not point into <in>. */
 	gw_buf_reset(&x->head);
@@ -219,12 +219,12 @@ check_head(struct client *c)
 	}
 	for (i = 0; i < x->n_hdrs; i++) {
 		h = &x->hdrs[i];
-		if (!http_token_ok(h->name.p, h->name.n)) {
+		if (!gw_http_token_ok(h->name.p, h->name.n)) {
 			client_reject(
 			    c, 400, "GW_BAD_REQUEST", "invalid header name");
 			return -1;
 		}
-		if (!http_value_ok(h->value.p, h->value.n)) {
+		if (!gw_http_value_ok(h->value.p, h->value.n)) {
 			client_reject(c, 400, "GW_BAD_REQUEST",
 			    "invalid character in a header value");
 			return -1;
@@ -386,7 +386,7 @@ build_upstream_head(struct client *c, struct gw_buf *b)
 	}
 	for (i = 0; i < x->n_hdrs; i++) {
 		h = &x->hdrs[i];
-		if (http_hop_by_hop(h->name.p, h->name.n, &conn))
+		if (gw_http_hop_by_hop(h->name.p, h->name.n, conn.p, conn.n))
 			continue;
 		if (x->pol != NULL &&
 		    policy_drops_header(

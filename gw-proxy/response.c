@@ -140,7 +140,7 @@ want_compress(const struct exch *x, int has_cl, uint64_t cl)
 	h = http_hdr_get(x->rhdrs, x->n_rhdrs, "cache-control");
 	if (h != NULL) {
 		v = h->value;
-		if (http_has_token(&v, "no-transform"))
+		if (gw_http_has_token(v.p, v.n, "no-transform"))
 			return 0;
 	}
 	return 1;
@@ -166,8 +166,9 @@ compressed_field(struct gw_buf *b, const struct gw_hdr *h, int *vary, int *r)
 		return 1;
 	}
 	if (http_str_ieq(h->name.p, h->name.n, "vary")) {
-		if (http_has_token(&h->value, "accept-encoding") ||
-		    http_has_token(&h->value, "*"))
+		if (gw_http_has_token(
+		        h->value.p, h->value.n, "accept-encoding") ||
+		    gw_http_has_token(h->value.p, h->value.n, "*"))
 			*vary = 1;
 		return 0;
 	}
@@ -246,7 +247,7 @@ client_response_head(struct client *c)
 	        (x->rhead.data + 9) + 1));
 	for (i = 0; i < x->n_rhdrs; i++) {
 		h = &x->rhdrs[i];
-		if (http_hop_by_hop(h->name.p, h->name.n, &conn))
+		if (gw_http_hop_by_hop(h->name.p, h->name.n, conn.p, conn.n))
 			continue;
 		if (x->pol_res != NULL &&
 		    policy_drops_header(
@@ -422,20 +423,22 @@ response_from_policy(struct client *c, json_t *j)
 	json_object_foreach(hdrs, k, v)
 	{
 		/* gw frames the response itself. */
-		if (http_hop_by_hop(k, strlen(k), NULL))
+		if (gw_http_hop_by_hop(k, strlen(k), NULL, 0))
 			continue;
 		if (json_is_array(v)) {
 			json_array_foreach(v, i, e)
 			{
 				const char *s = json_string_value(e);
 
-				if (s != NULL && http_token_ok(k, strlen(k)) &&
-				    http_value_ok(s, strlen(s)))
+				if (s != NULL &&
+				    gw_http_token_ok(k, strlen(k)) &&
+				    gw_http_value_ok(s, strlen(s)))
 					r |= gw_buf_printf(
 					    b, "%s: %s\r\n", k, s);
 			}
-		} else if (json_is_string(v) && http_token_ok(k, strlen(k)) &&
-		    http_value_ok(
+		} else if (json_is_string(v) &&
+		    gw_http_token_ok(k, strlen(k)) &&
+		    gw_http_value_ok(
 		        json_string_value(v), strlen(json_string_value(v))))
 			r |= gw_buf_printf(
 			    b, "%s: %s\r\n", k, json_string_value(v));

@@ -602,8 +602,8 @@ parse_head(struct upconn *uc)
 	for (size_t i = 0; i < x->n_rhdrs; i++) {
 		const struct gw_hdr *h = &x->rhdrs[i];
 
-		if (!http_token_ok(h->name.p, h->name.n) ||
-		    !http_value_ok(h->value.p, h->value.n)) {
+		if (!gw_http_token_ok(h->name.p, h->name.n) ||
+		    !gw_http_value_ok(h->value.p, h->value.n)) {
 			upconn_fail(uc, "GW_UPSTREAM_BAD_RESPONSE", 502,
 			    "malformed response header field");
 			return -1;

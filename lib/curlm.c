@@ -24,6 +24,7 @@
 
 #include "buf.h"
 #include "curlm.h"
+#include "http.h"
 #include "loop.h"
 
 #ifndef GW_VERSION
@@ -59,6 +60,7 @@ struct cm_xfer {
 	struct cm_xfer *prev, *next;
 	CURL *easy;
 	struct curl_slist *hdrs;
+	struct curl_slist *connect_to;
 	gw_http_done_fn *done;
 	void *arg;
 	struct gw_timer deadline;
@@ -224,6 +226,7 @@ xfer_free(struct cm_xfer *x)
 	if (x->easy != NULL)
 		curl_easy_cleanup(x->easy);
 	curl_slist_free_all(x->hdrs);
+	curl_slist_free_all(x->connect_to);
 	gw_buf_fini(&x->body);
 	gw_buf_fini(&x->hbuf);
 	free(x->hdr);
@@ -685,22 +688,6 @@ gw_http_res_header(const struct gw_http_res *res, const char *name)
 	return NULL;
 }
 
-/* Is <m> an HTTP method token (RFC 9110 §5.6.2)? */
-static int
-method_ok(const char *m)
-{
-	static const char extra[] = "!#$%&'*+-.^_`|~";
-	const char *p;
-
-	if (*m == '\0')
-		return 0;
-	for (p = m; *p != '\0'; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		        (*p >= '0' && *p <= '9') || strchr(extra, *p) != NULL))
-			return 0;
-	return 1;
-}
-
 /* Does <m> send a body even when it is empty ("Content-Length: 0")? */
 static int
 method_has_body(const char *m)
@@ -775,7 +762,8 @@ gw_curlm_start(struct gw_curlm *cm, const struct gw_http_req *req,
 		return -1;
 	}
 	if (req == NULL || req->url == NULL || done == NULL ||
-	    (req->method != NULL && !method_ok(req->method))) {
+	    (req->method != NULL &&
+	        !gw_http_token_ok(req->method, strlen(req->method)))) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -813,6 +801,9 @@ gw_curlm_start(struct gw_curlm *cm, const struct gw_http_req *req,
 	for (h = req->headers; h != NULL && *h != NULL; h++)
 		if (slist_add(&x->hdrs, *h) == -1)
 			goto fail;
+	if (req->connect_to != NULL &&
+	    slist_add(&x->connect_to, req->connect_to) == -1)
+		goto fail;
 	/* Empty values remove libcurl's own: see curlm.h. */
 	if (has_body && !has_expect && slist_add(&x->hdrs, "Expect:") == -1)
 		goto fail;
@@ -866,6 +857,10 @@ gw_curlm_start(struct gw_curlm *cm, const struct gw_http_req *req,
 	if (req->ca_file != NULL)
 		c |= curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
 	c |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (x->connect_to != NULL)
+		c |= curl_easy_setopt(e, CURLOPT_CONNECT_TO, x->connect_to);
+	if (req->path_as_is)
+		c |= curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
 	if (c != CURLE_OK || xfer_set_method(e, req, has_body) == -1) {
 		/* Only an allocation or an option this libcurl lacks. */
 		errno = c == CURLE_OUT_OF_MEMORY ? ENOMEM : EINVAL;

@@ -48,9 +48,9 @@ struct gw_curlm_opts {
 
 /*
  * One request.  gw_curlm_start() copies every string (URL, method,
- * headers, CA file) but borrows <body>: it must stay valid and unchanged
- * until the done function runs (gw-export keeps its batch until then
- * anyway, and a large body is not copied twice).
+ * headers, CA file, connect_to) but borrows <body>: it must stay valid
+ * and unchanged until the done function runs (gw-export keeps its batch
+ * until then anyway, and a large body is not copied twice).
  *
  * <method> NULL means GET, or POST when there is a body.  Any method
  * token is sent as it is; HEAD expects no body back.  A body is sent,
@@ -87,6 +87,20 @@ struct gw_http_req {
 	const char *ca_file; /* PEM bundle; NULL: the system's */
 	size_t max_response; /* body bytes kept; 0: default */
 	int keep_body;       /* keep 2xx bodies too, see below */
+	/*
+	 * Where to connect instead of the URL's host and port, in libcurl's
+	 * CURLOPT_CONNECT_TO form "HOST:PORT:ADDR:PORT" ("::127.0.0.1:8443"
+	 * for any host; an IPv6 ADDR in brackets), so that an https URL
+	 * keeps its name for SNI and verification while the connection goes
+	 * to a recorded address (gw-replay); NULL: the URL's.
+	 */
+	const char *connect_to;
+	/*
+	 * Send the URL's path as it is, "/a/../b" included, instead of
+	 * removing dot segments first (gw-replay sends captured paths byte
+	 * for byte).
+	 */
+	int path_as_is;
 };
 
 struct gw_http_header {

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * HTTP reason phrases; see http.h.
+ * HTTP reason phrases, percent-decoding, tokens and hop-by-hop fields;
+ * see http.h.
  */
 #include <errno.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "ascii.h"
 #include "http.h"
@@ -104,4 +106,175 @@ gw_pct_decode(const char *s, size_t n, char *out, int flags, size_t *bad)
 			out[o++] = s[i];
 	}
 	return (ssize_t)o;
+}
+
+/* tchar of RFC 9110 §5.6.2. */
+static const unsigned char tchar[256] = {
+	['!'] = 1,
+	['#'] = 1,
+	['$'] = 1,
+	['%'] = 1,
+	['&'] = 1,
+	['\''] = 1,
+	['*'] = 1,
+	['+'] = 1,
+	['-'] = 1,
+	['.'] = 1,
+	['^'] = 1,
+	['_'] = 1,
+	['`'] = 1,
+	['|'] = 1,
+	['~'] = 1,
+	['0'] = 1,
+	['1'] = 1,
+	['2'] = 1,
+	['3'] = 1,
+	['4'] = 1,
+	['5'] = 1,
+	['6'] = 1,
+	['7'] = 1,
+	['8'] = 1,
+	['9'] = 1,
+	['A'] = 1,
+	['B'] = 1,
+	['C'] = 1,
+	['D'] = 1,
+	['E'] = 1,
+	['F'] = 1,
+	['G'] = 1,
+	['H'] = 1,
+	['I'] = 1,
+	['J'] = 1,
+	['K'] = 1,
+	['L'] = 1,
+	['M'] = 1,
+	['N'] = 1,
+	['O'] = 1,
+	['P'] = 1,
+	['Q'] = 1,
+	['R'] = 1,
+	['S'] = 1,
+	['T'] = 1,
+	['U'] = 1,
+	['V'] = 1,
+	['W'] = 1,
+	['X'] = 1,
+	['Y'] = 1,
+	['Z'] = 1,
+	['a'] = 1,
+	['b'] = 1,
+	['c'] = 1,
+	['d'] = 1,
+	['e'] = 1,
+	['f'] = 1,
+	['g'] = 1,
+	['h'] = 1,
+	['i'] = 1,
+	['j'] = 1,
+	['k'] = 1,
+	['l'] = 1,
+	['m'] = 1,
+	['n'] = 1,
+	['o'] = 1,
+	['p'] = 1,
+	['q'] = 1,
+	['r'] = 1,
+	['s'] = 1,
+	['t'] = 1,
+	['u'] = 1,
+	['v'] = 1,
+	['w'] = 1,
+	['x'] = 1,
+	['y'] = 1,
+	['z'] = 1,
+};
+
+int
+gw_http_token_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!tchar[(unsigned char)s[i]])
+			return 0;
+	return 1;
+}
+
+int
+gw_http_value_ok(const char *s, size_t n)
+{
+	size_t i;
+	unsigned char c;
+
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* <a>/<an> and <b>/<bn> are equal without regard to ASCII case. */
+static int
+ieq(const char *a, size_t an, const char *b, size_t bn)
+{
+	size_t i;
+
+	if (an != bn)
+		return 0;
+	for (i = 0; i < an; i++)
+		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+			return 0;
+	return 1;
+}
+
+/* gw_http_has_token() for a token that is not NUL-terminated. */
+static int
+list_has(const char *list, size_t n, const char *tok, size_t tn)
+{
+	const char *p = list, *e = list + n, *s, *t;
+
+	while (p < e) {
+		while (p < e && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		s = p;
+		while (p < e && *p != ',')
+			p++;
+		t = p;
+		while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
+			t--;
+		if (t > s && ieq(s, (size_t)(t - s), tok, tn))
+			return 1;
+	}
+	return 0;
+}
+
+int
+gw_http_has_token(const char *list, size_t n, const char *tok)
+{
+	return list_has(list, n, tok, strlen(tok));
+}
+
+int
+gw_http_hop_by_hop(const char *name, size_t n, const char *conn, size_t conn_n)
+{
+	static const char *const hop[] = { "te", "expect", "trailer", "upgrade",
+		"connection", "keep-alive", "content-length", "http2-settings",
+		"proxy-connection", "transfer-encoding" };
+	size_t i;
+
+	/* ieq() compares lengths first, so most names cost ten compares. */
+	if (n >= 2 && n <= 17)
+		for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+			if (ieq(name, n, hop[i], strlen(hop[i])))
+				return 1;
+	return conn != NULL && list_has(conn, conn_n, name, n);
 }

@@ -2,8 +2,12 @@
 /*
  * Small facts about HTTP that more than one binary needs: the reason
  * phrases gw-proxy writes on the answers it makes itself and gw-capture
- * prints when it shows a stored exchange, and percent-decoding as CEL's
- * URL functions, policy variables and the query language all do it.
+ * prints when it shows a stored exchange, percent-decoding as CEL's URL
+ * functions, policy variables and the query language all do it, and the
+ * syntax of tokens and field values and which fields are hop-by-hop, so
+ * that gw-proxy forwarding a request, gw-capture writing a curl command
+ * and gw-replay sending a request again agree on what belongs to one
+ * connection only.
  */
 #ifndef GW_HTTP_H
 #define GW_HTTP_H
@@ -27,5 +31,28 @@ gw_pct_decode(const char *s, size_t n, char *out, int flags, size_t *bad);
 
 /* RFC 9110's reason phrase for <status>; "" for one it does not name. */
 const char *gw_http_reason(int status);
+
+/*
+ * 1 if the <n> bytes at <s> are a non-empty token (RFC 9110 §5.6.2): a
+ * valid field name or method.
+ */
+int gw_http_token_ok(const char *s, size_t n);
+/* 1 if <s> holds only field-vchar, SP and HTAB (no CTL, no DEL). */
+int gw_http_value_ok(const char *s, size_t n);
+/*
+ * 1 if the comma-separated list <list>/<n> (a Connection or
+ * Transfer-Encoding value) holds the token <tok>, compared without regard
+ * to ASCII case, surrounding blanks ignored.
+ */
+int gw_http_has_token(const char *list, size_t n, const char *tok);
+/*
+ * 1 if the field <name>/<n> is hop-by-hop (RFC 9110 §7.6.1: Connection,
+ * Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-Connection,
+ * plus Expect, HTTP2-Settings and Content-Length, which gw recomputes for
+ * each hop since it frames each side itself) or is named in the message's
+ * Connection value <conn>/<conn_n> (<conn> may be NULL).
+ */
+int
+gw_http_hop_by_hop(const char *name, size_t n, const char *conn, size_t conn_n);
 
 #endif

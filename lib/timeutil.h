@@ -42,6 +42,12 @@ int gw_parse_duration(const char *, uint64_t *ns);
  */
 int gw_parse_when(const char *s, uint64_t now_ns, int64_t *us);
 /*
+ * Formats a duration of <ns> for people, as list tables show one: "-" when
+ * negative (unknown), "850µs", "12.3ms", "1.25s".  Writes at most <len>
+ * bytes into <buf>, NUL included.
+ */
+void gw_fmt_duration(int64_t ns, char *buf, size_t len);
+/*
  * Parses a byte size: a number with an optional k, K, KB, KiB, m, M, MB,
  * MiB, g, G, GB, GiB suffix (all powers of 1024).  Returns 0 or -1.
  */

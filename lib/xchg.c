@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Reading an exchange out of an event; see xchg.h.
+ * Reading an exchange out of an event, and printing captured bytes
+ * safely; see xchg.h.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -67,6 +68,8 @@ side(struct gw_xside *sd, json_t *o)
 	h = json_object_get(o, "headers");
 	if (json_is_object(h)) {
 		sd->has_headers = 1;
+		sd->headers_truncated =
+		    json_is_true(json_object_get(o, "headers_truncated"));
 		json_object_foreach(h, name, vals) n +=
 		    json_is_array(vals) ? json_array_size(vals) : 1;
 		if (n > 0 && (sd->hdrs = calloc(n, sizeof(*sd->hdrs))) == NULL)
@@ -147,6 +150,7 @@ gw_xchg_from_json(struct gw_xchg *x, json_t *ev)
 	x->client_ip = str(o, "conn.client_ip");
 	x->client_port = num(o, "conn.client_port", -1);
 	x->server_name = str(o, "conn.server_name");
+	x->server_ip = str(o, "conn.server_ip");
 	x->server_port = num(o, "conn.server_port", -1);
 	x->backend_url = str(o, "backend.url");
 	x->replay_of = str(o, "replay_of");
@@ -190,4 +194,22 @@ gw_xchg_header(const struct gw_xside *sd, const char *name)
 		if (strcasecmp(sd->hdrs[i].name, name) == 0)
 			return sd->hdrs[i].value;
 	return NULL;
+}
+
+void
+gw_put_safe(FILE *f, const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\n' || p[i] == '\t' || p[i] >= 0x20) {
+			if (p[i] == 0x7f)
+				fputs("\\x7f", f);
+			else
+				fputc(p[i], f);
+		} else if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n')
+			continue;
+		else
+			fprintf(f, "\\x%02x", p[i]);
+	}
 }

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -26,14 +27,15 @@ struct gw_xhdr {
 struct gw_xside {
 	struct gw_xhdr *hdrs; /* in the event's order; owned */
 	size_t nhdrs;
-	int has_headers;     /* the event recorded headers */
-	int has_body;        /* full capture: body holds the captured bytes */
-	unsigned char *body; /* owned; NUL after body_len for text */
-	size_t body_len;     /* bytes captured */
-	int body_text;       /* body_encoding was "text" */
-	int body_truncated;  /* captured bytes are fewer than body_length */
-	int64_t body_length; /* the whole body's size; -1 unknown */
-	int nredacted;       /* header values that were redacted */
+	int has_headers;       /* the event recorded headers */
+	int has_body;          /* full capture: body holds the captured bytes */
+	unsigned char *body;   /* owned; NUL after body_len for text */
+	size_t body_len;       /* bytes captured */
+	int body_text;         /* body_encoding was "text" */
+	int body_truncated;    /* captured bytes are fewer than body_length */
+	int headers_truncated; /* a value was cut at the capture's limit */
+	int64_t body_length;   /* the whole body's size; -1 unknown */
+	int nredacted;         /* header values that were redacted */
 };
 
 /*
@@ -46,6 +48,7 @@ struct gw_xchg {
 	const char *method, *version;
 	const char *url_raw, *scheme, *host, *path, *query;
 	const char *client_ip, *server_name;
+	const char *server_ip; /* the address the request came in on */
 	int64_t client_port, server_port;
 	const char *backend_url;
 	const char *replay_of;
@@ -66,6 +69,13 @@ void gw_xchg_fini(struct gw_xchg *x);
 
 /* The first value of header <name> (any case) on <side>, or NULL. */
 const char *gw_xchg_header(const struct gw_xside *side, const char *name);
+
+/*
+ * Writes <n> captured bytes to <f> as text that cannot drive a terminal:
+ * control characters other than tab and newline, and DEL, are written as
+ * \xNN; a CR before a LF is dropped.
+ */
+void gw_put_safe(FILE *f, const unsigned char *p, size_t n);
 
 /* The value at dotted <path> ("object.http.request.method") or NULL. */
 json_t *gw_json_path(json_t *root, const char *path);

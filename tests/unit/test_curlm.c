@@ -6,9 +6,9 @@
  * closed unanswered, a large body, too many headers) and an echo that
  * records the request head and body so that the bytes on the wire can be
  * checked (binary bodies, the headers gw adds and the ones it must not).
- * Also a refused connection, bad arguments, many requests with bounded
- * concurrency and keep-alive reuse counted on the server side, a host
- * connection limit, and freeing the client with transfers in flight, from
+ * Also connect_to and path_as_is (gw-replay's), a refused connection,
+ * bad arguments, many requests with bounded concurrency and keep-alive
+ * reuse counted on the server side, a host connection limit, and freeing the client with transfers in flight, from
  * outside and from inside a done function.  Every run has a watchdog;
  * there are no timing assertions.
  */
@@ -732,6 +732,44 @@ out:
 	teardown();
 }
 
+/*
+ * connect_to: the URL keeps its name (the Host sent) while the
+ * connection goes elsewhere; path_as_is: dot segments are sent as given.
+ */
+TEST(test_connect_to_path_as_is)
+{
+	static struct got g;
+	struct gw_http_req req = { 0 };
+	char to[64];
+
+	if (setup(NULL) == -1)
+		goto out;
+	snprintf(to, sizeof(to), "::127.0.0.1:%d", srv->port);
+	req.url = "http://replay.invalid:1/echo";
+	req.connect_to = to;
+	CHECK(go(&req, &g) == 0);
+	run();
+	CHECK(g.called == 1 && g.status == 200);
+	CHECK(head_is("host:", "replay.invalid:1"));
+	got_free(&g);
+
+	/* libcurl removes dot segments by default... */
+	memset(&req, 0, sizeof(req));
+	req.url = url("/x/../hello");
+	CHECK(go(&req, &g) == 0);
+	run();
+	CHECK(g.called == 1 && g.status == 200);
+	got_free(&g);
+	/* ... and with path_as_is sends them. */
+	req.path_as_is = 1;
+	CHECK(go(&req, &g) == 0);
+	run();
+	CHECK(g.called == 1 && g.status == 404);
+out:
+	got_free(&g);
+	teardown();
+}
+
 TEST(test_redirect)
 {
 	static struct got g, g2;
@@ -1096,6 +1134,7 @@ main(void)
 	RUN(test_large_capped);
 	RUN(test_post_binary);
 	RUN(test_methods_headers);
+	RUN(test_connect_to_path_as_is);
 	RUN(test_redirect);
 	RUN(test_headers_bounded);
 	RUN(test_bad_args);
