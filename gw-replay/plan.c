@@ -235,13 +235,27 @@ check_complete(struct plan *p, const struct gw_xchg *x, const struct edits *e,
 		p->partial = 1;
 	}
 	if (!e->has_data && x->req.body_truncated) {
-		if (!e->allow_truncated)
+		const char *cl = gw_xchg_header(&x->req, "content-length");
+
+		if (e->allow_truncated)
+			p->partial = 1;
+		else if ((int64_t)x->req.body_len >= x->req.body_length)
+			/* Everything received was captured: the rest never
+			 * came (gw answered first, or the client stopped). */
+			return refuse(why, whylen,
+			    "its body was not received whole (%lld bytes of "
+			    "%s%s): gw answered before reading it, or the "
+			    "client stopped; --data gives one, "
+			    "--allow-truncated sends what there is",
+			    (long long)x->req.body_length,
+			    cl != NULL ? cl : "an unknown length",
+			    cl != NULL ? " declared" : "");
+		else
 			return refuse(why, whylen,
 			    "its body was truncated at capture: %zu of %lld "
 			    "bytes (gw-proxy --body-limit); --allow-truncated "
 			    "sends what there is",
 			    x->req.body_len, (long long)x->req.body_length);
-		p->partial = 1;
 	}
 	if (cut_headers(x, e, cut, sizeof(cut)) > 0) {
 		if (!e->allow_truncated)

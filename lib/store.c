@@ -126,7 +126,7 @@ gw_store_open(const char *dir, int flags, const struct gw_store_opts *opts,
 	if (flags & GW_STORE_WRITE)
 		dflags |= GW_DATADIR_LOCK;
 	if (flags & GW_STORE_CREATE)
-		dflags |= GW_DATADIR_CREATE;
+		dflags |= GW_DATADIR_CREATE | GW_DATADIR_PARENTS;
 	if (gw_datadir_open(&st->dd, dir, &store_kind, dflags, err) == -1)
 		goto fail;
 	if ((st->dctx = ZSTD_createDCtx()) == NULL) {

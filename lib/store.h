@@ -21,7 +21,8 @@
  * A directory is a store when it holds gw-store.json.  Opening a
  * directory that has other files but no marker, or whose marker names
  * another format or a newer version, fails and changes nothing; an empty
- * or missing directory becomes a store (with GW_STORE_CREATE).  Readers
+ * or missing directory (its parents too) becomes a store (with
+ * GW_STORE_CREATE).  Readers
  * ignore files they do not know.
  *
  * Segments.  Sequence numbers grow by one per segment and order the

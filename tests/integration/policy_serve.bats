@@ -289,6 +289,42 @@ EOF
 	[ "$(exchange_for /tea | jq -r '.object.error // "none"')" = none ]
 }
 
+@test "full capture records gw's own answers as sent, and a request body gw answered before reading as not received whole" {
+	cat >"$PFILE" <<'EOF'
+on_http_request:
+  - name: teapot
+    expressions: ["req.url.path == '/tea'"]
+    actions:
+      - type: custom-response
+        config:
+          status_code: 418
+          headers: {x-brew: green}
+          body: short and stout
+EOF
+	start_api
+	start_policy
+	start_proxy --upstream "http://127.0.0.1:$API_PORT" --policy "$SOCK" \
+	    --full-capture
+	wait_for 10 answered || fail "gw-proxy never got gw-policy's answer"
+	"${CURL[@]}" -o /dev/null -X POST --data-binary 'hello' \
+	    "http://127.0.0.1:$PORT/tea"
+	"${CURL[@]}" -o /dev/null -X POST --data-binary 'hello' \
+	    "http://127.0.0.1:$PORT/api/echo"
+	wait_for 10 test -n "$(exchange_for /api/echo)"
+	exchange_for /tea | jq -e '.object.http.response |
+	    .headers["X-Brew"] == ["green"] and
+	    .headers["Content-Length"] == ["15"] and
+	    .body == "short and stout" and .body_truncated == false' ||
+	    fail "$(exchange_for /tea)"
+	exchange_for /tea | jq -e '.object.http.request |
+	    .body_truncated == true and .last_byte_ts == null' ||
+	    fail "$(exchange_for /tea)"
+	# A body that went to the upstream was received whole.
+	exchange_for /api/echo | jq -e '.object.http.request |
+	    .body == "hello" and .body_truncated == false' ||
+	    fail "$(exchange_for /api/echo)"
+}
+
 @test "add-headers and remove-headers on the request and the response; a later rule sees the change" {
 	cat >"$PFILE" <<'EOF'
 on_http_request:

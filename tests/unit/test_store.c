@@ -685,10 +685,15 @@ TEST(test_not_a_store)
 	CHECK(st != NULL);
 	CHECK(st != NULL && walk(st, INT64_MIN, INT64_MAX, 0, 0, 1) == 0);
 	gw_store_close(st);
-	/* A missing directory's parent must exist. */
+	/* Missing parents are made too, as mkdir -p does. */
 	snprintf(path, sizeof(path), "%s/no/such", base);
 	st = gw_store_open(path, GW_STORE_WRITE | GW_STORE_CREATE, NULL, &err);
-	CHECK(st == NULL && errno == ENOENT);
+	CHECK(st != NULL);
+	gw_store_close(st);
+	/* A parent that is a file is not. */
+	snprintf(path, sizeof(path), "%s/no/such/gw-store.json/x", base);
+	st = gw_store_open(path, GW_STORE_WRITE | GW_STORE_CREATE, NULL, &err);
+	CHECK(st == NULL && errno == ENOTDIR);
 	CHECK(strstr(err.msg, path) != NULL);
 }
 
