@@ -416,7 +416,9 @@ client_process(struct client *c)
 				return;
 			break;
 		case CS_ACTIVE:
-			if (c->x->req_done || c->x->uc == NULL)
+			if (c->x->req_done ||
+			    (c->x->uc == NULL &&
+			        c->x->answer_after_body == NULL))
 				return;
 			request_feed(c);
 			return;

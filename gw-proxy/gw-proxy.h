@@ -186,11 +186,12 @@ struct exch {
 	int forwarded; /* sent to an upstream (the event has "backend") */
 
 	/* gw-policy's answer, kept for the whole exchange. */
-	json_t *pol;           /* the parsed answer, or NULL */
-	const json_t *pol_set; /* continue: headers to set (object) */
-	const json_t *pol_rm;  /* continue: headers to remove (array) */
-	const char *pol_url;   /* continue: new target, or NULL */
-	json_t *pol_res;       /* on_http_response's parsed answer */
+	json_t *pol;               /* the parsed answer, or NULL */
+	const json_t *pol_set;     /* continue: headers to set (object) */
+	const json_t *pol_rm;      /* continue: headers to remove (array) */
+	const char *pol_url;       /* continue: new target, or NULL */
+	json_t *pol_res;           /* on_http_response's parsed answer */
+	json_t *answer_after_body; /* pol's answer, sent once the body is in */
 	const json_t *pol_res_set, *pol_res_rm;
 	int asking_res;      /* waiting for on_http_response's answer */
 	int asked_res;       /* asked it already */

@@ -639,4 +639,7 @@ request_feed(struct client *c)
 			upconn_send(x->uc);
 	}
 	c->paused = 0;
+	/* The body a policy answer waited for is in: answer now. */
+	if (x->req_done && x->uc == NULL && x->answer_after_body != NULL)
+		response_from_policy(c, x->answer_after_body);
 }

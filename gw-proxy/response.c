@@ -396,6 +396,23 @@ response_from_policy(struct client *c, json_t *j)
 	json_int_t status;
 	int r = 0;
 
+	/*
+	 * With full capture, a request body on its way is read (and
+	 * captured) before the answer, so that the event holds the whole
+	 * request and gw-replay can send it again: a body of a declared
+	 * length within the capture limit that the client sends without
+	 * waiting for 100 Continue.  request_feed() answers once it is in.
+	 */
+	if (!x->req_done && x->uc == NULL && c->conf->o.full_capture &&
+	    x->answer_after_body == NULL && !x->expect_continue &&
+	    x->req_mode == BODY_LENGTH && x->req_len <= c->conf->o.body_limit) {
+		x->answer_after_body = j;
+		if (c->in.len > 0)
+			request_feed(c);
+		else
+			client_update(c);
+		return;
+	}
 	status = json_integer_value(json_object_get(j, "status"));
 	if (status < 100 || status > 599)
 		status = 500;

@@ -86,6 +86,17 @@ exchange_for() {
 	    tail -n1
 }
 
+# exchange_seen PATH: an exchange event for PATH is out.
+exchange_seen() {
+	[ -n "$(exchange_for "$1")" ]
+}
+
+big_seen() {
+	events_of http_request_complete.v0 |
+	    jq -e 'select(.object.http.request.url.query == "big=1")' \
+	    >/dev/null
+}
+
 write_rate_limit() {
 	cat >"$PFILE" <<EOF
 on_http_request:
@@ -289,7 +300,7 @@ EOF
 	[ "$(exchange_for /tea | jq -r '.object.error // "none"')" = none ]
 }
 
-@test "full capture records gw's own answers as sent, and a request body gw answered before reading as not received whole" {
+@test "full capture: gw's own answers recorded as sent; a small request body is read before the answer, a larger one is not and is marked so" {
 	cat >"$PFILE" <<'EOF'
 on_http_request:
   - name: teapot
@@ -304,21 +315,33 @@ EOF
 	start_api
 	start_policy
 	start_proxy --upstream "http://127.0.0.1:$API_PORT" --policy "$SOCK" \
-	    --full-capture
+	    --full-capture --body-limit 1KiB
 	wait_for 10 answered || fail "gw-proxy never got gw-policy's answer"
-	"${CURL[@]}" -o /dev/null -X POST --data-binary 'hello' \
+	"${CURL[@]}" -D "$T/h" -o "$T/b" -X POST --data-binary 'hello' \
 	    "http://127.0.0.1:$PORT/tea"
+	[ "$(status_of "$(cat "$T/h")")" = 418 ]
+	[ "$(cat "$T/b")" = "short and stout" ]
 	"${CURL[@]}" -o /dev/null -X POST --data-binary 'hello' \
 	    "http://127.0.0.1:$PORT/api/echo"
-	wait_for 10 test -n "$(exchange_for /api/echo)"
+	wait_for 10 exchange_seen /api/echo || fail "no event for /api/echo"
 	exchange_for /tea | jq -e '.object.http.response |
 	    .headers["X-Brew"] == ["green"] and
 	    .headers["Content-Length"] == ["15"] and
 	    .body == "short and stout" and .body_truncated == false' ||
 	    fail "$(exchange_for /tea)"
 	exchange_for /tea | jq -e '.object.http.request |
-	    .body_truncated == true and .last_byte_ts == null' ||
-	    fail "$(exchange_for /tea)"
+	    .body == "hello" and .body_truncated == false and
+	    .last_byte_ts != null' || fail "$(exchange_for /tea)"
+	# Over the capture limit, gw answers without reading the body.
+	head -c 4096 /dev/zero | tr '\0' x >"$T/big"
+	"${CURL[@]}" -D "$T/h" -o /dev/null -X POST -H 'Expect:' \
+	    --data-binary @"$T/big" "http://127.0.0.1:$PORT/tea?big=1"
+	[ "$(status_of "$(cat "$T/h")")" = 418 ]
+	wait_for 10 big_seen || fail "no event for the large body"
+	events_of http_request_complete.v0 |
+	    jq -e 'select(.object.http.request.url.query == "big=1") |
+	    .object.http.request | .body_truncated == true and
+	    .last_byte_ts == null' || fail "$(events_of http_request_complete.v0)"
 	# A body that went to the upstream was received whole.
 	exchange_for /api/echo | jq -e '.object.http.request |
 	    .body == "hello" and .body_truncated == false' ||
