@@ -59,17 +59,30 @@ list_header(FILE *f, const struct cap_style *st)
 	    "PATH  ID", st->reset);
 }
 
-/* <s> cut to <w> display columns (ASCII; longer text ends in '~'). */
+/*
+ * <s> in <w> display columns: padded, or cut with a '~' (a character
+ * is a UTF-8 sequence, "µs" two columns, and is never cut in half).
+ */
 static void
 put_col(FILE *f, const char *s, int w, int left)
 {
-	int n = (int)strlen(s);
+	size_t i, cut = 0;
+	int cols = 0;
 
-	if (n > w) {
-		fprintf(f, "%.*s~", w - 1, s);
+	for (i = 0; s[i] != '\0'; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80) {
+			if (cols == w - 1)
+				cut = i;
+			cols++;
+		}
+	if (cols > w) {
+		fprintf(f, "%.*s~", (int)cut, s);
 		return;
 	}
-	fprintf(f, left ? "%-*s" : "%*s", w, s);
+	if (left)
+		fprintf(f, "%s%*s", s, w - cols, "");
+	else
+		fprintf(f, "%*s%s", w - cols, "", s);
 }
 
 void
