@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
 #include "opts.h"
 #include "policy.h"
 #include "ratelimit.h"
@@ -296,21 +297,6 @@ string(struct ald *a, const struct gw_node *n, const char *name, size_t max)
 	return s;
 }
 
-/* RFC 9110 token characters, which header names are made of. */
-static int
-header_name_ok(const char *s)
-{
-	static const char tchar[] = "!#$%&'*+-.^_`|~";
-
-	if (*s == '\0')
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		        (*s >= '0' && *s <= '9') || strchr(tchar, *s) != NULL))
-			return 0;
-	return 1;
-}
-
 static char *
 lower_dup(const char *s)
 {
@@ -332,7 +318,7 @@ header_name(struct ald *a, const struct gw_node *key, int adding)
 {
 	char *name;
 
-	if (!header_name_ok(key->str)) {
+	if (!gw_http_token_ok(key->str, strlen(key->str))) {
 		ferr(a, key, "invalid header name \"%s\" (ERR_NGROK_2209)",
 		    key->str);
 		return NULL;
