@@ -266,15 +266,41 @@ gw_http_has_token(const char *list, size_t n, const char *tok)
 int
 gw_http_hop_by_hop(const char *name, size_t n, const char *conn, size_t conn_n)
 {
-	static const char *const hop[] = { "te", "expect", "trailer", "upgrade",
-		"connection", "keep-alive", "content-length", "http2-settings",
-		"proxy-connection", "transfer-encoding" };
-	size_t i;
-
-	/* ieq() compares lengths first, so most names cost ten compares. */
-	if (n >= 2 && n <= 17)
-		for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-			if (ieq(name, n, hop[i], strlen(hop[i])))
-				return 1;
-	return conn != NULL && list_has(conn, conn_n, name, n);
+#define IS(s) ieq(name, n, s, sizeof(s) - 1)
+	/* Called for every field of every message: by length first, since
+	 * most names are none of these. */
+	switch (n) {
+	case 2:
+		if (IS("te"))
+			return 1;
+		break;
+	case 6:
+		if (IS("expect"))
+			return 1;
+		break;
+	case 7:
+		if (IS("trailer") || IS("upgrade"))
+			return 1;
+		break;
+	case 10:
+		if (IS("connection") || IS("keep-alive"))
+			return 1;
+		break;
+	case 14:
+		if (IS("content-length") || IS("http2-settings"))
+			return 1;
+		break;
+	case 16:
+		if (IS("proxy-connection"))
+			return 1;
+		break;
+	case 17:
+		if (IS("transfer-encoding"))
+			return 1;
+		break;
+	default:
+		break;
+	}
+#undef IS
+	return conn != NULL && conn_n > 0 && list_has(conn, conn_n, name, n);
 }
