@@ -223,7 +223,9 @@ gen_events() {
 @test "retention deletes whole old segments; prune reports; a writer's store is locked" {
 	local now old
 	now=$(date +%s)
-	old=$((now - 10 * 86400))
+	# At the start of an hour, so that the 100 old events (100 s) fill
+	# one hourly segment whatever the time of the run.
+	old=$(((now - 10 * 86400) / 3600 * 3600))
 	gen_events 100 "$old" 1 >"$T/old.ndjson"
 	gen_events 50 "$((now - 60))" 1 | sed 's/ev_0/ev_1/' >"$T/new.ndjson"
 	"$CAP" import --store "$STORE" "$T/old.ndjson" "$T/new.ndjson"
