@@ -34,12 +34,12 @@
 	}
 #define OPT_LOG                                                                \
 	{ "log-level", 0, GW_OPT_STR, F(log_level, char *), "LEVEL",           \
-		"debug, info, warning or error", 0, 0, check_level, NULL,      \
+		"debug, info, warning or error", 0, 0, gw_log_opt_level, NULL, \
 		"info", 0 },                                                   \
 	{                                                                      \
 		"log-format", 0, GW_OPT_STR, F(log_format, char *), "FMT",     \
-		    "text or json (stderr)", 0, 0, check_format, NULL, "text", \
-		    0                                                          \
+		    "text or json (stderr)", 0, 0, gw_log_opt_format, NULL,    \
+		    "text", 0                                                  \
 	}
 #define OPT_HELP                                                               \
 	{                                                                      \
@@ -88,32 +88,6 @@
 	{                                                            \
 		NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0 \
 	}
-
-static int
-check_level(void *conf, const char *v, struct gw_error *err)
-{
-	(void)conf;
-	if (strcmp(v, "debug") && strcmp(v, "info") && strcmp(v, "warning") &&
-	    strcmp(v, "error")) {
-		gw_error_set(
-		    err, NULL, 0, 0, "must be debug, info, warning or error");
-		return -1;
-	}
-	return 0;
-}
-
-static int
-check_format(void *conf, const char *v, struct gw_error *err)
-{
-	enum gw_log_format f;
-
-	(void)conf;
-	if (gw_log_parse_format(v, &f) == -1) {
-		gw_error_set(err, NULL, 0, 0, "must be text or json");
-		return -1;
-	}
-	return 0;
-}
 
 static int
 check_color(void *conf, const char *v, struct gw_error *err)
@@ -366,17 +340,7 @@ cap_type_ok(const struct capconf *c, const struct gw_evsum *sum,
 static int
 resolve(struct capconf *c)
 {
-	enum gw_log_format f;
-
-	if (c->log_level != NULL)
-		gw_log_set_level(strcmp(c->log_level, "debug") == 0
-		        ? GW_LOG_DEBUG
-		        : strcmp(c->log_level, "warning") == 0 ? GW_LOG_WARNING
-		        : strcmp(c->log_level, "error") == 0   ? GW_LOG_ERROR
-		                                               : GW_LOG_INFO);
-	if (c->log_format != NULL &&
-	    gw_log_parse_format(c->log_format, &f) == 0)
-		gw_log_set_format(f);
+	gw_log_apply(c->log_level, c->log_format);
 	c->since_us = INT64_MIN;
 	c->until_us = INT64_MAX;
 	if (c->since != NULL &&

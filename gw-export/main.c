@@ -95,9 +95,10 @@ static const struct gw_opt optab[] = {
 	    "monitors: print transitions, notify nobody", 0, 0, NULL, NULL,
 	    NULL, 0 },
 	{ "log-level", 0, GW_OPT_STR, F(log_level, char *), "LEVEL",
-	    "debug, info, warning or error", 0, 0, NULL, NULL, "info", 0 },
+	    "debug, info, warning or error", 0, 0, gw_log_opt_level, NULL,
+	    "info", 0 },
 	{ "log-format", 0, GW_OPT_STR, F(log_format, char *), "FMT",
-	    "text or json (stderr)", 0, 0, NULL, NULL, "text", 0 },
+	    "text or json (stderr)", 0, 0, gw_log_opt_format, NULL, "text", 0 },
 	{ "version", 0, GW_OPT_FLAG, F(version, int), NULL, "print the version",
 	    0, 0, NULL, NULL, NULL, GW_OPT_ARGV_ONLY },
 	{ "help", 'h', GW_OPT_FLAG, F(help, int), NULL, "show this help", 0, 0,
@@ -1306,7 +1307,6 @@ int
 main(int argc, char **argv)
 {
 	struct gw_error err;
-	enum gw_log_format lf;
 	char msg[800], **pos, tmpl[] = "/tmp/gw-export-test.XXXXXX", *tmpdir;
 	const char *cmd = NULL;
 	int npos = 0, at = 1, oi, rc;
@@ -1349,15 +1349,7 @@ main(int argc, char **argv)
 		gw_opts_free(optab, &G.o);
 		return EX_OK;
 	}
-	if (G.o.log_format != NULL &&
-	    gw_log_parse_format(G.o.log_format, &lf) == 0)
-		gw_log_set_format(lf);
-	if (G.o.log_level != NULL)
-		gw_log_set_level(strcmp(G.o.log_level, "debug") == 0
-		        ? GW_LOG_DEBUG
-		        : strcmp(G.o.log_level, "warning") == 0 ? GW_LOG_WARNING
-		        : strcmp(G.o.log_level, "error") == 0   ? GW_LOG_ERROR
-		                                                : GW_LOG_INFO);
+	gw_log_apply(G.o.log_level, G.o.log_format);
 	if (G.o.config == NULL) {
 		gw_error("--config FILE is required; see gw-export --help");
 		rc = EX_USAGE;

@@ -60,6 +60,7 @@ static const struct gw_opt eval_optab[] = {
 	    .offset = F(log_format, char *),
 	    .arg = "text|json",
 	    .help = "format of the lines on stderr",
+	    .custom = gw_log_opt_format,
 	    .def = "text" },
 	{ .name = "help",
 	    .short_name = 'h',
@@ -445,7 +446,6 @@ eval_main(int argc, char **argv)
 	struct policy_errors errs;
 	struct econf conf;
 	struct policy *p;
-	enum gw_log_format fmt;
 	char **pos = NULL, msg[1024];
 	size_t npos = 0, i;
 	int rc = EX_OK, r;
@@ -464,8 +464,7 @@ eval_main(int argc, char **argv)
 		rc = EX_USAGE;
 		goto done;
 	}
-	if (gw_log_parse_format(conf.log_format, &fmt) == 0)
-		gw_log_set_format(fmt);
+	gw_log_apply(NULL, conf.log_format);
 	(void)signal(SIGPIPE, SIG_IGN);
 	policy_errors_init(&errs);
 	p = policy_load(pos[0], &errs);

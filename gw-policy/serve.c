@@ -58,19 +58,6 @@ struct sconf {
 
 #define F(f, t) GW_OPT_FIELD(struct sconf, f, t)
 
-static int
-check_format(void *conf, const char *value, struct gw_error *err)
-{
-	enum gw_log_format f;
-
-	(void)conf;
-	if (gw_log_parse_format(value, &f) == -1) {
-		gw_error_set(err, NULL, 0, 0, "expected text or json");
-		return -1;
-	}
-	return 0;
-}
-
 static const struct gw_opt serve_optab[] = {
 	{ .name = "socket",
 	    .short_name = 's',
@@ -92,7 +79,7 @@ static const struct gw_opt serve_optab[] = {
 	    .offset = F(log_format, char *),
 	    .arg = "text|json",
 	    .help = "format of the lines on stderr",
-	    .custom = check_format,
+	    .custom = gw_log_opt_format,
 	    .def = "text" },
 	{ .name = "help",
 	    .short_name = 'h',
@@ -685,7 +672,6 @@ int
 serve_main(int argc, char **argv)
 {
 	struct sconf conf;
-	enum gw_log_format fmt;
 	const char *file = NULL;
 	int rc = EX_OK, lfd;
 
@@ -705,8 +691,7 @@ serve_main(int argc, char **argv)
 		gw_opts_free(serve_optab, &conf);
 		return EX_USAGE;
 	}
-	if (gw_log_parse_format(conf.log_format, &fmt) == 0)
-		gw_log_set_format(fmt);
+	gw_log_apply(NULL, conf.log_format);
 	(void)signal(SIGPIPE, SIG_IGN);
 	S.file = file;
 	S.sock = conf.socket;

@@ -342,24 +342,18 @@ static int
 check_values(struct pconf *pc, struct gw_error *err)
 {
 	struct proxy_opts *o = &pc->o;
-	static const char *const levels[] = { "debug", "info", "warning",
-		"error" };
-	size_t i;
+	enum gw_log_level level;
+	enum gw_log_format format;
 
-	if (o->log_level != NULL) {
-		for (i = 0; i < 4; i++)
-			if (strcmp(o->log_level, levels[i]) == 0)
-				break;
-		if (i == 4) {
-			gw_error_set(err, NULL, 0, 0,
-			    "--log-level %s: expected debug, info, warning "
-			    "or error",
-			    o->log_level);
-			return -1;
-		}
+	if (o->log_level != NULL &&
+	    gw_log_parse_level(o->log_level, &level) == -1) {
+		gw_error_set(err, NULL, 0, 0,
+		    "--log-level %s: expected debug, info, warning or error",
+		    o->log_level);
+		return -1;
 	}
-	if (o->log_format != NULL && strcmp(o->log_format, "text") != 0 &&
-	    strcmp(o->log_format, "json") != 0) {
+	if (o->log_format != NULL &&
+	    gw_log_parse_format(o->log_format, &format) == -1) {
 		gw_error_set(err, NULL, 0, 0,
 		    "--log-format %s: expected text or json", o->log_format);
 		return -1;

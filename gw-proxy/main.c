@@ -46,21 +46,7 @@ static const char synopsis[] =
 static void
 apply_logging(struct pconf *pc)
 {
-	enum gw_log_format f;
-
-	if (pc->o.log_format != NULL &&
-	    gw_log_parse_format(pc->o.log_format, &f) == 0)
-		gw_log_set_format(f);
-	if (pc->o.log_level != NULL) {
-		if (strcmp(pc->o.log_level, "debug") == 0)
-			gw_log_set_level(GW_LOG_DEBUG);
-		else if (strcmp(pc->o.log_level, "warning") == 0)
-			gw_log_set_level(GW_LOG_WARNING);
-		else if (strcmp(pc->o.log_level, "error") == 0)
-			gw_log_set_level(GW_LOG_ERROR);
-		else
-			gw_log_set_level(GW_LOG_INFO);
-	}
+	gw_log_apply(pc->o.log_level, pc->o.log_format);
 }
 
 static void

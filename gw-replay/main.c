@@ -56,32 +56,6 @@ struct conf {
 #define F(m, t) GW_OPT_FIELD(struct conf, m, t)
 
 static int
-check_level(void *conf, const char *v, struct gw_error *err)
-{
-	(void)conf;
-	if (strcmp(v, "debug") && strcmp(v, "info") && strcmp(v, "warning") &&
-	    strcmp(v, "error")) {
-		gw_error_set(
-		    err, NULL, 0, 0, "must be debug, info, warning or error");
-		return -1;
-	}
-	return 0;
-}
-
-static int
-check_log_format(void *conf, const char *v, struct gw_error *err)
-{
-	enum gw_log_format f;
-
-	(void)conf;
-	if (gw_log_parse_format(v, &f) == -1) {
-		gw_error_set(err, NULL, 0, 0, "must be text or json");
-		return -1;
-	}
-	return 0;
-}
-
-static int
 check_format(void *conf, const char *v, struct gw_error *err)
 {
 	(void)conf;
@@ -174,10 +148,10 @@ static const struct gw_opt optab[] = {
 	    "follow redirects (not followed by default)", 0, 0, NULL, NULL,
 	    NULL, 0 },
 	{ "log-level", 0, GW_OPT_STR, F(log_level, char *), "LEVEL",
-	    "debug, info, warning or error", 0, 0, check_level, NULL, "info",
-	    0 },
+	    "debug, info, warning or error", 0, 0, gw_log_opt_level, NULL,
+	    "info", 0 },
 	{ "log-format", 0, GW_OPT_STR, F(log_format, char *), "FMT",
-	    "text or json (stderr)", 0, 0, check_log_format, NULL, "text", 0 },
+	    "text or json (stderr)", 0, 0, gw_log_opt_format, NULL, "text", 0 },
 	{ "version", 0, GW_OPT_FLAG, F(version, int), NULL, "print the version",
 	    0, 0, NULL, NULL, NULL, GW_OPT_EARLY },
 	{ "help", 'h', GW_OPT_FLAG, F(help, int), NULL, "show this help", 0, 0,
@@ -228,17 +202,7 @@ static const char about[] =
 static void
 set_logging(const struct conf *c)
 {
-	enum gw_log_format f;
-
-	if (c->log_level != NULL)
-		gw_log_set_level(strcmp(c->log_level, "debug") == 0
-		        ? GW_LOG_DEBUG
-		        : strcmp(c->log_level, "warning") == 0 ? GW_LOG_WARNING
-		        : strcmp(c->log_level, "error") == 0   ? GW_LOG_ERROR
-		                                               : GW_LOG_INFO);
-	if (c->log_format != NULL &&
-	    gw_log_parse_format(c->log_format, &f) == 0)
-		gw_log_set_format(f);
+	gw_log_apply(c->log_level, c->log_format);
 }
 
 /* A usage error: the message, and exit 64. */

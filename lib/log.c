@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "json.h"
 #include "log.h"
 
@@ -67,6 +68,63 @@ gw_log_parse_format(const char *s, enum gw_log_format *format)
 	}
 	errno = EINVAL;
 	return -1;
+}
+
+int
+gw_log_parse_level(const char *s, enum gw_log_level *level)
+{
+	static const char *const names[] = { [GW_LOG_DEBUG] = "debug",
+		[GW_LOG_INFO] = "info",
+		[GW_LOG_WARNING] = "warning",
+		[GW_LOG_ERROR] = "error" };
+	size_t i;
+
+	for (i = 0; s != NULL && i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i]) == 0) {
+			*level = (enum gw_log_level)i;
+			return 0;
+		}
+	errno = EINVAL;
+	return -1;
+}
+
+int
+gw_log_opt_level(void *conf, const char *value, struct gw_error *err)
+{
+	enum gw_log_level l;
+
+	(void)conf;
+	if (gw_log_parse_level(value, &l) == -1) {
+		gw_error_set(
+		    err, NULL, 0, 0, "must be debug, info, warning or error");
+		return -1;
+	}
+	return 0;
+}
+
+int
+gw_log_opt_format(void *conf, const char *value, struct gw_error *err)
+{
+	enum gw_log_format f;
+
+	(void)conf;
+	if (gw_log_parse_format(value, &f) == -1) {
+		gw_error_set(err, NULL, 0, 0, "must be text or json");
+		return -1;
+	}
+	return 0;
+}
+
+void
+gw_log_apply(const char *level, const char *format)
+{
+	enum gw_log_level l;
+	enum gw_log_format f;
+
+	if (gw_log_parse_level(level, &l) == 0)
+		gw_log_set_level(l);
+	if (gw_log_parse_format(format, &f) == 0)
+		gw_log_set_format(f);
 }
 
 /* A bounded string builder over a caller's array; excess is dropped. */

@@ -29,6 +29,21 @@ void gw_log_set_level(enum gw_log_level);
 void gw_log_set_format(enum gw_log_format);
 /* Parses "text"/"json"; returns 0 or -1. */
 int gw_log_parse_format(const char *, enum gw_log_format *);
+/* Parses "debug"/"info"/"warning"/"error"; returns 0 or -1. */
+int gw_log_parse_level(const char *, enum gw_log_level *);
+
+struct gw_error;
+/*
+ * Checks for lib/opts' tables (struct gw_opt's custom), so that every
+ * tool refuses --log-level and --log-format values the same way.
+ */
+int gw_log_opt_level(void *conf, const char *value, struct gw_error *err);
+int gw_log_opt_format(void *conf, const char *value, struct gw_error *err);
+/*
+ * Applies --log-level and --log-format as given (NULL, or a value that
+ * does not parse, leaves that setting as it is).
+ */
+void gw_log_apply(const char *level, const char *format);
 
 void gw_log(enum gw_log_level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

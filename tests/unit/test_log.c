@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "harness.h"
 #include "log.h"
 
@@ -232,6 +233,39 @@ TEST(test_errno_and_parse)
 	CHECK(gw_log_parse_format("JSON", &f) == -1 && f == GW_LOG_TEXT);
 }
 
+/* --log-level and --log-format as every tool reads them. */
+TEST(test_level_options)
+{
+	enum gw_log_level l = GW_LOG_INFO;
+	struct gw_error err;
+	const char *out;
+
+	CHECK(gw_log_parse_level("debug", &l) == 0 && l == GW_LOG_DEBUG);
+	CHECK(gw_log_parse_level("error", &l) == 0 && l == GW_LOG_ERROR);
+	CHECK(gw_log_parse_level("warning", &l) == 0 && l == GW_LOG_WARNING);
+	CHECK(gw_log_parse_level("warn", &l) == -1 && l == GW_LOG_WARNING);
+	CHECK(gw_log_parse_level(NULL, &l) == -1);
+	memset(&err, 0, sizeof(err));
+	CHECK(gw_log_opt_level(NULL, "info", &err) == 0);
+	CHECK(gw_log_opt_level(NULL, "Info", &err) == -1);
+	CHECK_STREQ(err.msg, "must be debug, info, warning or error");
+	memset(&err, 0, sizeof(err));
+	CHECK(gw_log_opt_format(NULL, "json", &err) == 0);
+	CHECK(gw_log_opt_format(NULL, "xml", &err) == -1);
+	CHECK_STREQ(err.msg, "must be text or json");
+
+	/* Applied: warnings and up; NULL and bad values change nothing. */
+	gw_log_init("p");
+	gw_log_apply("warning", "text");
+	gw_log_apply(NULL, "yaml");
+	CHECK(capture_start() == 0);
+	gw_info("hidden");
+	gw_warn("shown");
+	out = capture_end();
+	CHECK_STREQ(out, "p: warning: shown\n");
+	gw_log_apply("info", NULL);
+}
+
 int
 main(void)
 {
@@ -240,5 +274,6 @@ main(void)
 	RUN(test_long);
 	RUN(test_json);
 	RUN(test_errno_and_parse);
+	RUN(test_level_options);
 	return harness_done();
 }
