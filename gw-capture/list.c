@@ -161,8 +161,6 @@ wanted(const struct capconf *c, const struct gw_query *q,
     struct gw_store_cur *cur, const struct gw_evsum *sum, const char **line,
     size_t *len)
 {
-	json_error_t jerr;
-	json_t *ev;
 	int r, t;
 
 	*line = NULL;
@@ -178,13 +176,7 @@ wanted(const struct capconf *c, const struct gw_query *q,
 		return errno == EBADMSG ? 0 : -1;
 	if (t == -1 && !cap_type_ok(c, sum, *line, *len))
 		return 0;
-	if (r == 1)
-		return 1;
-	if ((ev = json_loadb(*line, *len, 0, &jerr)) == NULL)
-		return 0;
-	r = gw_query_match_json(q, ev);
-	json_decref(ev);
-	return r;
+	return r == 1 || gw_query_match_line(q, *line, *len);
 }
 
 static int

@@ -1179,11 +1179,6 @@ reload_finish(void)
 
 		dest_flush(d);
 		dest_stats(d, &was[i]);
-		was[i].sent = d->sent;
-		was[i].retried = d->retried;
-		was[i].dead = d->dead;
-		was[i].requests = d->requests;
-		was[i].dropped = d->too_old + d->unencodable;
 		name[i] = d->c->name; /* lives in oldc */
 		dest_free(d);
 	}
@@ -1225,6 +1220,7 @@ reload_finish(void)
 			n->retried += was[i].retried;
 			n->dead += was[i].dead;
 			n->requests += was[i].requests;
+			/* Drops of every kind: dest_stats() adds them up. */
 			n->too_old += was[i].dropped;
 		} else if (was[i].spooled > 0)
 			gw_warn("SIGHUP: destination %s is gone from %s; its "

@@ -184,8 +184,6 @@ next_query(struct feed *f, struct feed_item *it)
 {
 	const struct gw_evsum *sum;
 	const char *line;
-	json_error_t jerr;
-	json_t *ev;
 	size_t len;
 	int r, m;
 
@@ -208,14 +206,8 @@ next_query(struct feed *f, struct feed_item *it)
 				continue;
 			goto ioerr;
 		}
-		if (m == -1) {
-			if ((ev = json_loadb(line, len, 0, &jerr)) == NULL)
-				continue;
-			m = gw_query_match_json(f->q, ev);
-			json_decref(ev);
-			if (!m)
-				continue;
-		}
+		if (m == -1 && !gw_query_match_line(f->q, line, len))
+			continue;
 		f->given++;
 		it->line = line;
 		it->len = len;

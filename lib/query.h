@@ -142,6 +142,11 @@ int gw_query_match_sum(const struct gw_query *q, const struct gw_evsum *sum);
  */
 int gw_query_match_json(const struct gw_query *q, json_t *event);
 /*
+ * gw_query_match_json() on the event line <line> (<len> bytes), for when
+ * the summary answered -1: 0 also when the line is not JSON.
+ */
+int gw_query_match_line(const struct gw_query *q, const char *line, size_t len);
+/*
  * 1 when gw_query_match_sum() never answers -1 for <q>, so that a caller
  * can decide every event from the index alone; else 0.
  */

@@ -798,3 +798,17 @@ gw_query_match_json(const struct gw_query *q, json_t *event)
 	free(c.heap);
 	return r;
 }
+
+int
+gw_query_match_line(const struct gw_query *q, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *ev;
+	int r;
+
+	if ((ev = json_loadb(line, len, 0, &jerr)) == NULL)
+		return 0;
+	r = gw_query_match_json(q, ev);
+	json_decref(ev);
+	return r;
+}

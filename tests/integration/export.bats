@@ -236,6 +236,10 @@ EOF
 	    sed 's/"event_id":"ev_/"event_id":"ev_b/' >&4
 	wait_for 30 delivered_exactly 1000 ||
 	    fail "delivered $(delivered_ids): $(cat "$T/exp.err")"
+	# SIGUSR1: the stats line now (--stats-interval 0 prints none).
+	kill -USR1 "$EXP_PID"
+	wait_for 10 grep -q "stats: dd: sent=1000 " "$T/exp.err" ||
+	    fail "no stats line: $(cat "$T/exp.err")"
 	exec 4>&-
 	wait "$EXP_PID" || fail "exit $?: $(cat "$T/exp.err")"
 	grep -q "exit: dd: sent=1000 " "$T/exp.err" || fail "$(cat "$T/exp.err")"

@@ -803,6 +803,12 @@ consistent(const char *text, const struct gw_query *q)
 
 	for (i = 0; i < NEV; i++) {
 		j = gw_query_match_json(q, ev[i]);
+		if (gw_query_match_line(q, events[i], strlen(events[i])) != j) {
+			fprintf(stderr,
+			    "%s: E%d: the line and the event differ\n", text,
+			    i);
+			ok = 0;
+		}
 		for (k = 0; k < 2; k++) {
 			s = gw_query_match_sum(q, &sums[k][i]);
 			if ((s != -1 && s != j) ||
@@ -1056,12 +1062,18 @@ TEST(test_aliases)
 TEST(test_opts)
 {
 	struct gw_query_opts o = { "payments-api", "nginx" };
-	struct gw_query *q;
+	struct gw_query *q, *q2;
 
 	q = gw_query_parse_opts("service:payments-api source:nginx", &o, NULL);
 	CHECK(q != NULL && gw_query_match_json(q, ev[0]) == 1 &&
 	    gw_query_match_sum(q, &hand[0]) == 1 && gw_query_sum_only(q));
 	gw_query_free(q);
+	/* A line that is not JSON matches nothing, not even '*'. */
+	q2 = gw_query_parse("*", NULL);
+	CHECK(q2 != NULL && gw_query_match_line(q2, "{}", 2) == 1 &&
+	    gw_query_match_line(q2, "{\"event_id\":", 12) == 0 &&
+	    gw_query_match_line(q2, "not json", 8) == 0);
+	gw_query_free(q2);
 	q = gw_query_parse_opts("service:gw", &o, NULL);
 	CHECK(q != NULL && gw_query_match_json(q, ev[0]) == 0);
 	gw_query_free(q);
