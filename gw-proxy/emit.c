@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "gw-proxy.h"
-#include "http.h"
 #include "json.h"
 #include "log.h"
 #include "timeutil.h"
@@ -130,67 +129,6 @@ emit_describe(struct client *c, struct gw_exchange *e)
 	e->tls_cipher = pio_tls_cipher(&c->pio);
 }
 
-#define ANSWER_MAX_HDRS 64
-
-/* The policy answer gw sent instead of an upstream's response, or NULL. */
-static json_t *
-policy_answer(const struct exch *x)
-{
-	json_t *a[2] = { x->pol_res, x->pol };
-	const char *act;
-	size_t i;
-
-	for (i = 0; i < 2; i++) {
-		act = json_string_value(json_object_get(a[i], "action"));
-		if (act != NULL && strcmp(act, "respond") == 0)
-			return a[i];
-	}
-	return NULL;
-}
-
-/*
- * The header fields of answer <a> as response_from_policy() sent them
- * (those it left out are left out here), and the Content-Length it
- * added, written into <cl>.  Returns how many were put in <h>.
- */
-static size_t
-answer_headers(json_t *a, struct gw_hdr *h, char *cl, size_t cl_len)
-{
-	const char *k, *s, *body;
-	json_t *hdrs, *v, *e;
-	size_t n = 0, i;
-	int len;
-
-	hdrs = json_object_get(a, "headers");
-	json_object_foreach(hdrs, k, v)
-	{
-		size_t kn = strlen(k);
-
-		if (gw_http_hop_by_hop(k, kn, NULL, 0) ||
-		    !gw_http_token_ok(k, kn))
-			continue;
-		for (i = 0; i < (json_is_array(v) ? json_array_size(v) : 1);
-		     i++) {
-			e = json_is_array(v) ? json_array_get(v, i) : v;
-			s = json_string_value(e);
-			if (s == NULL || !gw_http_value_ok(s, strlen(s)) ||
-			    n + 1 >= ANSWER_MAX_HDRS)
-				continue;
-			h[n].name = (struct gw_str){ k, kn };
-			h[n].value = (struct gw_str){ s, strlen(s) };
-			n++;
-		}
-	}
-	body = json_string_value(json_object_get(a, "body"));
-	len = snprintf(cl, cl_len, "%zu", body != NULL ? strlen(body) : 0);
-	if (len > 0 && (size_t)len < cl_len) {
-		h[n].name = GW_STR("Content-Length");
-		h[n].value = (struct gw_str){ cl, (size_t)len };
-		n++;
-	}
-	return n;
-}
-
 /* Queues the http_request_complete.v0 event of c's current exchange. */
 void
 emit_exchange(struct client *c)
@@ -199,9 +137,6 @@ emit_exchange(struct client *c)
 	struct pconf *pc = c->conf;
 	struct gw_exchange e;
 	struct gw_body rb, sb;
-	struct gw_hdr ah[ANSWER_MAX_HDRS];
-	char cl[24];
-	json_t *answer;
 	uint64_t now = gw_now_ns();
 
 	if (x == NULL || x->emitted)
@@ -229,20 +164,6 @@ emit_exchange(struct client *c)
 		if (x->status != 0 && x->up != NULL && x->res_started &&
 		    x->n_rhdrs > 0)
 			e.res_body = &sb;
-		/* An answer of the policy's: what the client was sent. */
-		if (x->n_rhdrs == 0 && (answer = policy_answer(x)) != NULL) {
-			const char *body =
-			    json_string_value(json_object_get(answer, "body"));
-
-			e.res_headers = ah;
-			e.n_res_headers =
-			    answer_headers(answer, ah, cl, sizeof(cl));
-			sb.data = (struct gw_str){ body != NULL ? body : "",
-				body != NULL && !x->head_req ? strlen(body)
-				                             : 0 };
-			sb.truncated = 0;
-			e.res_body = &sb;
-		}
 	}
 	e.req_body_length = x->req_body;
 	e.req_first_ns = x->start_ns;

@@ -196,6 +196,7 @@ struct exch {
 	int asking_res;      /* waiting for on_http_response's answer */
 	int asked_res;       /* asked it already */
 	struct gw_buf extra; /* "traffic_policy":… for the event */
+	char answer_len[24]; /* Content-Length of gw's own answer (rhdrs) */
 	struct zenc *zenc;   /* compress-response's encoder, or NULL */
 	int zpending;        /* bytes fed since the encoder last flushed */
 	/* Parser scratch: the header being collected. */

@@ -18,6 +18,28 @@
 #include "log.h"
 #include "timeutil.h"
 
+/* Records one field of gw's own answer as the exchange's response. */
+static void
+answer_field(
+    struct exch *x, const char *name, size_t nn, const char *value, size_t vn)
+{
+	if (x->n_rhdrs < PROXY_MAX_HEADERS)
+		x->rhdrs[x->n_rhdrs++] =
+		    (struct gw_hdr){ { name, nn }, { value, vn } };
+}
+
+/* Full capture of gw's own answer body, capped as upstream ones are. */
+static void
+capture_answer_body(struct client *c, const char *body, size_t n)
+{
+	struct exch *x = c->x;
+	size_t keep = n < c->conf->o.body_limit ? n : c->conf->o.body_limit;
+
+	gw_buf_reset(&x->res_cap);
+	(void)gw_buf_add(&x->res_cap, body, keep);
+	x->res_cap_trunc = keep < n;
+}
+
 /*
  * Answers the current request with an error gw generates, and closes the
  * connection afterwards: after a malformed request the stream cannot be
@@ -389,7 +411,7 @@ void
 response_from_policy(struct client *c, json_t *j)
 {
 	struct exch *x = c->x;
-	json_t *hdrs, *v, *e;
+	json_t *hdrs, *v;
 	const char *body, *k, *code, *msg;
 	struct gw_buf *b = &c->out;
 	size_t i, blen, mark = b->len;
@@ -436,34 +458,39 @@ response_from_policy(struct client *c, json_t *j)
 	x->res_first_ns = gw_now_ns();
 	r |= gw_buf_printf(
 	    b, "HTTP/1.1 %d %s\r\n", (int)status, gw_http_reason((int)status));
+	/* Each field written is also the exchange's response header, for
+	 * the event (the strings live in <j>, which the exchange holds). */
+	x->n_rhdrs = 0;
 	hdrs = json_object_get(j, "headers");
 	json_object_foreach(hdrs, k, v)
 	{
-		/* gw frames the response itself. */
-		if (gw_http_hop_by_hop(k, strlen(k), NULL, 0))
-			continue;
-		if (json_is_array(v)) {
-			json_array_foreach(v, i, e)
-			{
-				const char *s = json_string_value(e);
+		size_t kn = strlen(k);
 
-				if (s != NULL &&
-				    gw_http_token_ok(k, strlen(k)) &&
-				    gw_http_value_ok(s, strlen(s)))
-					r |= gw_buf_printf(
-					    b, "%s: %s\r\n", k, s);
-			}
-		} else if (json_is_string(v) &&
-		    gw_http_token_ok(k, strlen(k)) &&
-		    gw_http_value_ok(
-		        json_string_value(v), strlen(json_string_value(v))))
-			r |= gw_buf_printf(
-			    b, "%s: %s\r\n", k, json_string_value(v));
+		/* gw frames the response itself. */
+		if (gw_http_hop_by_hop(k, kn, NULL, 0) ||
+		    !gw_http_token_ok(k, kn))
+			continue;
+		for (i = 0; i < (json_is_array(v) ? json_array_size(v) : 1);
+		     i++) {
+			const char *s = json_string_value(
+			    json_is_array(v) ? json_array_get(v, i) : v);
+
+			if (s == NULL || !gw_http_value_ok(s, strlen(s)))
+				continue;
+			r |= gw_buf_printf(b, "%s: %s\r\n", k, s);
+			answer_field(x, k, kn, s, strlen(s));
+		}
 	}
-	r |= gw_buf_printf(b, "Content-Length: %zu\r\n%s\r\n", blen,
+	(void)snprintf(x->answer_len, sizeof(x->answer_len), "%zu", blen);
+	answer_field(
+	    x, "Content-Length", 14, x->answer_len, strlen(x->answer_len));
+	r |= gw_buf_printf(b, "Content-Length: %s\r\n%s\r\n", x->answer_len,
 	    c->close_after ? "Connection: close\r\n" : "");
-	if (!x->head_req)
+	if (!x->head_req) {
 		r |= gw_buf_add(b, body, blen);
+		if (c->conf->o.full_capture)
+			capture_answer_body(c, body, blen);
+	}
 	x->res_body = x->head_req ? 0 : blen;
 	if (r != 0) {
 		b->len = mark;
