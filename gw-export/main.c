@@ -623,13 +623,36 @@ struct pending_note {
 static void note_send(struct pending_note *p);
 
 static void
-note_free(struct pending_note *p)
+header_lines_free(char **l)
 {
 	size_t i;
 
-	for (i = 0; p->hdrs != NULL && p->hdrs[i] != NULL; i++)
-		free(p->hdrs[i]);
-	free(p->hdrs);
+	for (i = 0; l != NULL && l[i] != NULL; i++)
+		free(l[i]);
+	free(l);
+}
+
+/* "Name: value" lines of <n>'s headers for lib/curlm, or NULL (ENOMEM). */
+static char **
+header_lines(const struct notification *n)
+{
+	char **l = calloc(n->nheaders + 1, sizeof(*l));
+	size_t i;
+
+	for (i = 0; l != NULL && i < n->nheaders; i++)
+		if (asprintf(&l[i], "%s: %s", n->headers[i].name,
+		        n->headers[i].value) == -1) {
+			l[i] = NULL;
+			header_lines_free(l);
+			l = NULL;
+		}
+	return l;
+}
+
+static void
+note_free(struct pending_note *p)
+{
+	header_lines_free(p->hdrs);
 	notification_fini(&p->n);
 	free(p->channel);
 	free(p);
@@ -698,7 +721,7 @@ static void
 on_alert(void *arg, const struct monitor_alert *a)
 {
 	struct pending_note *p;
-	size_t i, j;
+	size_t i;
 
 	(void)arg;
 	gw_info("monitor %s%s%s: %s -> %s: %s", a->monitor,
@@ -716,12 +739,11 @@ on_alert(void *arg, const struct monitor_alert *a)
 			continue;
 		}
 		p->n.channel = p->channel;
-		p->hdrs = calloc(p->n.nheaders + 1, sizeof(*p->hdrs));
-		for (j = 0; p->hdrs != NULL && j < p->n.nheaders; j++)
-			if (asprintf(&p->hdrs[j], "%s: %s",
-			        p->n.headers[j].name,
-			        p->n.headers[j].value) == -1)
-				p->hdrs[j] = NULL;
+		if ((p->hdrs = header_lines(&p->n)) == NULL) {
+			gw_error("channel %s: out of memory", p->channel);
+			note_free(p);
+			continue;
+		}
 		note_send(p);
 	}
 }
@@ -899,16 +921,10 @@ static void
 chan_test_note(void *arg, const struct monitor_alert *a)
 {
 	struct chan_test *ct = arg;
-	size_t j;
 
 	ct->built = notify_request(a->channels[0], a, &ct->n) == 0;
-	if (!ct->built)
-		return;
-	ct->hdrs = calloc(ct->n.nheaders + 1, sizeof(*ct->hdrs));
-	for (j = 0; ct->hdrs != NULL && j < ct->n.nheaders; j++)
-		if (asprintf(&ct->hdrs[j], "%s: %s", ct->n.headers[j].name,
-		        ct->n.headers[j].value) == -1)
-			ct->hdrs[j] = NULL;
+	if (ct->built)
+		ct->hdrs = header_lines(&ct->n);
 }
 
 static void
@@ -929,20 +945,18 @@ chan_test_done(void *arg, const struct gw_http_res *res)
 }
 
 static int
-chan_test_send(
-    struct monitors *ms, struct monitor_channel *ch, enum monitor_state to)
+chan_test_send(struct monitor_channel *ch, enum monitor_state to)
 {
 	struct chan_test ct;
 	struct gw_http_req rq;
-	size_t j;
 	int ok;
 
 	memset(&ct, 0, sizeof(ct));
-	if (monitor_test_alert(ms, ch, to, chan_test_note, &ct) == -1 ||
+	if (monitor_test_alert(ch, to, chan_test_note, &ct) == -1 ||
 	    !ct.built || ct.hdrs == NULL) {
 		gw_error("test: %s: out of memory", notify_channel_name(ch));
 		notification_fini(&ct.n);
-		free(ct.hdrs);
+		header_lines_free(ct.hdrs);
 		return -1;
 	}
 	memset(&rq, 0, sizeof(rq));
@@ -959,9 +973,7 @@ chan_test_send(
 	else
 		gw_error("test: %s: %s", ct.n.channel, strerror(errno));
 	ok = ct.done && ct.ok;
-	for (j = 0; j < ct.n.nheaders; j++)
-		free(ct.hdrs[j]);
-	free(ct.hdrs);
+	header_lines_free(ct.hdrs);
 	notification_fini(&ct.n);
 	return ok ? 0 : -1;
 }
@@ -994,9 +1006,9 @@ test_channel(const char *name)
 		monitor_free(ms);
 		return EX_USAGE;
 	}
-	if (chan_test_send(ms, ch, MON_ALERT) == -1 ||
+	if (chan_test_send(ch, MON_ALERT) == -1 ||
 	    (notify_channel_type(ch) == CH_PAGERDUTY &&
-	        chan_test_send(ms, ch, MON_OK) == -1)) {
+	        chan_test_send(ch, MON_OK) == -1)) {
 		printf("%s: the test notification was not delivered\n", name);
 		rc = EX_UNAVAILABLE;
 	} else

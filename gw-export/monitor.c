@@ -1396,8 +1396,8 @@ monitor_free(struct monitors *ms)
 }
 
 int
-monitor_test_alert(struct monitors *ms, struct monitor_channel *ch,
-    enum monitor_state to, monitor_notify_fn *fn, void *arg)
+monitor_test_alert(struct monitor_channel *ch, enum monitor_state to,
+    monitor_notify_fn *fn, void *arg)
 {
 	static const char text[] =
 	    "{{#is_alert}}This is a test notification from gw-export: the "
@@ -1410,7 +1410,6 @@ monitor_test_alert(struct monitors *ms, struct monitor_channel *ch,
 	int64_t now = (int64_t)(gw_now_ns() / 1000);
 	size_t off;
 
-	(void)ms;
 	if ((t = mtemplate_compile(
 	         text, MT_MESSAGE_VARS, &off, msg, sizeof(msg))) == NULL)
 		return -1;

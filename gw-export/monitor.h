@@ -233,8 +233,8 @@ monitor_channel_find(const struct monitors *ms, const char *name);
  * recovery that resolves a PagerDuty test incident), whose only channel
  * is <ch>.  Returns 0, or -1 (ENOMEM) without calling.
  */
-int monitor_test_alert(struct monitors *ms, struct monitor_channel *ch,
-    enum monitor_state to, monitor_notify_fn *fn, void *arg);
+int monitor_test_alert(struct monitor_channel *ch, enum monitor_state to,
+    monitor_notify_fn *fn, void *arg);
 
 /*
  * A monitor_notify_fn for --dry-run: <fp> is a FILE *.  Prints one line:
