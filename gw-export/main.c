@@ -692,19 +692,26 @@ note_done(void *arg, const struct gw_http_res *res)
 	(void)gw_timer_set(G.x.loop, &p->timer, wait);
 }
 
+/* The request that delivers <n>, with its header lines <hdrs>. */
+static void
+note_request(const struct notification *n, char **hdrs, struct gw_http_req *rq)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->method = n->method;
+	rq->url = n->url;
+	rq->headers = (const char *const *)hdrs;
+	rq->body = gw_buf_head(&n->body);
+	rq->body_len = n->body.len;
+	rq->timeout_ms = 15000;
+	rq->max_response = 2048;
+}
+
 static void
 note_send(struct pending_note *p)
 {
 	struct gw_http_req rq;
 
-	memset(&rq, 0, sizeof(rq));
-	rq.method = p->n.method;
-	rq.url = p->n.url;
-	rq.headers = (const char *const *)p->hdrs;
-	rq.body = gw_buf_head(&p->n.body);
-	rq.body_len = p->n.body.len;
-	rq.timeout_ms = 15000;
-	rq.max_response = 2048;
+	note_request(&p->n, p->hdrs, &rq);
 	if (gw_curlm_start(G.x.curl, &rq, note_done, p) == -1) {
 		gw_error("channel %s: %s", p->n.channel, strerror(errno));
 		note_free(p);
@@ -959,15 +966,8 @@ chan_test_send(struct monitor_channel *ch, enum monitor_state to)
 		header_lines_free(ct.hdrs);
 		return -1;
 	}
-	memset(&rq, 0, sizeof(rq));
-	rq.method = ct.n.method;
-	rq.url = ct.n.url;
-	rq.headers = (const char *const *)ct.hdrs;
-	rq.body = gw_buf_head(&ct.n.body);
-	rq.body_len = ct.n.body.len;
-	rq.timeout_ms = 15000;
-	rq.max_response = 2048;
-	rq.keep_body = 1;
+	note_request(&ct.n, ct.hdrs, &rq);
+	rq.keep_body = 1; /* the answer is printed */
 	if (gw_curlm_start(G.x.curl, &rq, chan_test_done, &ct) == 0)
 		gw_loop_run(G.x.loop);
 	else
